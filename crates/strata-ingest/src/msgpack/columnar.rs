@@ -1,0 +1,353 @@
+//! The columnar object: `{"m": name, "columns": {col: [values...], ...}}`.
+//!
+//! [`WriteBatch`](strata_model::WriteBatch) is filled row by row, while the body
+//! holds whole columns one after another. Decoding therefore runs in two passes
+//! over `"columns"`:
+//!
+//! 1. [`scan`] (during the object's key pass) checks the syntax of every array,
+//!    their equal length and their value types, and records where each array's
+//!    elements start. It reads markers and skips payloads; nothing is copied.
+//! 2. [`decode`] decides each column's role and type once, resolves it in the
+//!    table once, then walks all arrays in lockstep with one cursor per column,
+//!    pushing each value straight into its column. Nothing is allocated per row.
+//!
+//! Invariant: after a successful [`scan`], every element of every array is a
+//! complete, in-bounds value of a supported type, so pass 2 cannot hit a
+//! syntax error (it still propagates one rather than trusting that).
+
+use super::convert::{self, Target};
+use super::reader::{Value, read_value};
+use super::{Error, ObjectKeys, Sink, unexpected};
+use strata_model::{ColumnConflict, TIME_COLUMN, TableBatch};
+
+/// Value type classes seen in an array, as bits.
+const NIL: u8 = 1;
+const INT: u8 = 2;
+const BIG_UINT: u8 = 4;
+const FLOAT: u8 = 8;
+const BOOL: u8 = 16;
+const STR: u8 = 32;
+const TIMESTAMP: u8 = 64;
+
+/// One column found by [`scan`].
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ColumnScan<'a> {
+    name: &'a str,
+    /// Offset of the first element.
+    data: usize,
+    /// Union of the classes of all elements.
+    types: u8,
+    /// Class of the first non-nil element; 0 when there is none.
+    first: u8,
+}
+
+/// How pass 2 handles one column.
+#[derive(Debug)]
+pub(super) struct Plan<'a> {
+    name: &'a str,
+    /// Cursor: offset of the next element to read.
+    pos: usize,
+    /// Column index in the table (meaningless when `conflict` is set).
+    idx: usize,
+    target: Target,
+    /// The column cannot be stored in this table: every non-nil value rejects
+    /// its row with this conflict.
+    conflict: Option<ColumnConflict>,
+}
+
+/// Scratch buffers lent by the decoder, reused across objects.
+pub(super) struct Scratch<'s, 'a> {
+    pub(super) plans: &'s mut Vec<Plan<'a>>,
+    pub(super) tag_list: &'s mut Vec<&'a str>,
+    pub(super) stamps: &'s mut Vec<u32>,
+    pub(super) generation: u32,
+}
+
+/// Pass 1: reads the `"columns"` map at `pos` into `cols` and returns the row count.
+pub(super) fn scan<'a>(
+    body: &'a [u8],
+    pos: &mut usize,
+    cols: &mut Vec<ColumnScan<'a>>,
+) -> Result<usize, Error> {
+    cols.clear();
+    let start = *pos;
+    let n = match read_value(body, pos)? {
+        Value::Map(n) => n,
+        other => return Err(unexpected(start, "a map of column arrays", &other)),
+    };
+    let mut rows: Option<usize> = None;
+    let mut has_time = false;
+    for _ in 0..n {
+        let name_at = *pos;
+        let name = match read_value(body, pos)? {
+            Value::Str(bytes) => column_name(bytes, name_at)?,
+            other => return Err(unexpected(name_at, "a column name (string)", &other)),
+        };
+        let at = *pos;
+        let len = match read_value(body, pos)? {
+            Value::Array(len) => len as usize,
+            other => {
+                return Err(Error::NotAnArray {
+                    column: name.to_owned(),
+                    found: other.type_name(),
+                    offset: at,
+                });
+            }
+        };
+        match rows {
+            None => rows = Some(len),
+            Some(expected) if expected != len => {
+                return Err(Error::UnequalLengths {
+                    column: name.to_owned(),
+                    found: len,
+                    first: cols.first().map(|c| c.name).unwrap_or_default().to_owned(),
+                    expected,
+                });
+            }
+            Some(_) => {}
+        }
+        let is_time = name == TIME_COLUMN;
+        if is_time {
+            if has_time {
+                return Err(Error::DuplicateColumn {
+                    column: name.to_owned(),
+                    offset: start,
+                });
+            }
+            has_time = true;
+        }
+        let data = *pos;
+        let (types, first) = scan_values(body, pos, len, name, is_time)?;
+        cols.push(ColumnScan {
+            name,
+            data,
+            types,
+            first,
+        });
+    }
+    Ok(rows.unwrap_or(0))
+}
+
+/// Walks `len` elements of one array, returning the union of their classes and
+/// the class of the first non-nil one.
+fn scan_values(
+    body: &[u8],
+    pos: &mut usize,
+    len: usize,
+    name: &str,
+    is_time: bool,
+) -> Result<(u8, u8), Error> {
+    let (mut types, mut first) = (0u8, 0u8);
+    for _ in 0..len {
+        let at = *pos;
+        let v = read_value(body, pos)?;
+        let class = match v {
+            Value::Nil => NIL,
+            Value::Int(_) => INT,
+            Value::F64(_) | Value::F32(_) => FLOAT,
+            Value::Str(_) if !is_time => STR,
+            Value::Bool(_) if !is_time => BOOL,
+            Value::BigUint(_) => BIG_UINT,
+            Value::Timestamp(_) if is_time => TIMESTAMP,
+            other => {
+                return Err(Error::UnsupportedType {
+                    column: name.to_owned(),
+                    found: other.type_name(),
+                    offset: at,
+                });
+            }
+        };
+        if first == 0 && class != NIL {
+            first = class;
+        }
+        types |= class;
+    }
+    Ok((types, first))
+}
+
+/// A column or tag name: UTF-8 and not empty.
+pub(super) fn column_name(bytes: &[u8], at: usize) -> Result<&str, Error> {
+    if bytes.is_empty() {
+        return Err(Error::InvalidColumnName {
+            offset: at,
+            reason: "it is empty",
+        });
+    }
+    std::str::from_utf8(bytes).map_err(|_| Error::InvalidColumnName {
+        offset: at,
+        reason: "it is not UTF-8",
+    })
+}
+
+/// The field type of a scanned column.
+fn field_target(c: &ColumnScan<'_>) -> Target {
+    match c.first {
+        // `[1, 2.5]` is meant as numbers: a float anywhere makes a float column.
+        INT | BIG_UINT if c.types & FLOAT != 0 => Target::Float,
+        INT | BIG_UINT => Target::Int,
+        FLOAT => Target::Float,
+        BOOL => Target::Bool,
+        _ => Target::Str,
+    }
+}
+
+/// Pass 2: writes the rows of the scanned object into `table`.
+pub(super) fn decode<'a>(
+    body: &'a [u8],
+    keys: &ObjectKeys,
+    cols: &[ColumnScan<'a>],
+    s: Scratch<'_, 'a>,
+    table: &mut TableBatch,
+    sink: &mut Sink,
+) -> Result<(), Error> {
+    let explicit = tag_list(body, keys, s.tag_list)?;
+    let plans = s.plans;
+    plans.clear();
+    let mut time_pos = None;
+    let mut has_field = false;
+    for c in cols {
+        if c.name == TIME_COLUMN {
+            time_pos = Some(c.data);
+            continue;
+        }
+        if c.types & !NIL == 0 {
+            // Only nils (or no rows): there is nothing to store, and resolving the
+            // column would only create one that `finish` drops again.
+            continue;
+        }
+        let listed = if explicit {
+            s.tag_list.binary_search(&c.name).is_ok()
+        } else {
+            c.first == STR
+        };
+        let desired = if listed { Target::Tag } else { field_target(c) };
+        let (target, mut conflict) = match table.column_index(c.name) {
+            None => (desired, None),
+            Some(i) => {
+                let existing = table.columns()[i].kind();
+                match Target::from_kind(existing) {
+                    Some(t) if t == desired || (t.is_numeric() && desired.is_numeric()) => {
+                        (t, None)
+                    }
+                    _ => (
+                        desired,
+                        Some(ColumnConflict {
+                            column: c.name.to_owned(),
+                            existing,
+                            offered: desired.kind(),
+                        }),
+                    ),
+                }
+            }
+        };
+        let mut idx = usize::MAX;
+        if conflict.is_none() {
+            match table.resolve_column(plans.len(), c.name, target.kind()) {
+                Ok(i) => idx = i,
+                Err(e) => conflict = Some(e),
+            }
+        }
+        if conflict.is_none() {
+            if s.stamps.len() <= idx {
+                s.stamps.resize(idx + 1, 0);
+            }
+            if s.stamps[idx] == s.generation {
+                return Err(Error::DuplicateColumn {
+                    column: c.name.to_owned(),
+                    offset: keys.start,
+                });
+            }
+            s.stamps[idx] = s.generation;
+        }
+        has_field |= target != Target::Tag;
+        plans.push(Plan {
+            name: c.name,
+            pos: c.data,
+            idx,
+            target,
+            conflict,
+        });
+    }
+
+    let opts = sink.opts;
+    let now = sink.now;
+    for _ in 0..keys.rows {
+        let line = sink.next_line();
+        let mut fault: Option<String> = None;
+        let time = match time_pos.as_mut() {
+            Some(p) => match convert::time_ns(read_value(body, p)?, &opts, now) {
+                Ok(t) => t,
+                Err(m) => {
+                    fault = Some(m);
+                    0
+                }
+            },
+            None => now,
+        };
+        table.begin_row(line, time);
+        let mut fields = 0usize;
+        for p in plans.iter_mut() {
+            // Every cursor advances on every row, also once the row has failed.
+            let v = read_value(body, &mut p.pos)?;
+            if fault.is_some() {
+                continue;
+            }
+            if let Some(c) = &p.conflict {
+                if !matches!(v, Value::Nil) {
+                    fault = Some(c.to_string());
+                }
+                continue;
+            }
+            match convert::push_value(table, p.idx, p.target, v, p.name, &mut sink.scratch, &opts)
+            {
+                Ok(set) => fields += usize::from(set && p.target != Target::Tag),
+                Err(m) => fault = Some(m),
+            }
+        }
+        if fault.is_none() && fields == 0 {
+            fault = Some(no_fields(explicit, has_field));
+        }
+        if let Some(message) = fault {
+            table.rollback_row();
+            sink.reject(line, message);
+        }
+    }
+    Ok(())
+}
+
+#[cold]
+fn no_fields(explicit: bool, has_field: bool) -> String {
+    if !explicit && !has_field {
+        "row has no field values (columns of strings are tags unless the object lists \
+         its tags in \"tag_keys\")"
+            .to_owned()
+    } else {
+        "row has no field values".to_owned()
+    }
+}
+
+/// Reads the object's tag list (`"tag_keys"`, else `"tags"`) into `out`, sorted.
+/// Returns false when there is none.
+fn tag_list<'a>(body: &'a [u8], keys: &ObjectKeys, out: &mut Vec<&'a str>) -> Result<bool, Error> {
+    out.clear();
+    let Some(at) = keys.tag_keys.or(keys.tags) else {
+        return Ok(false);
+    };
+    let mut pos = at;
+    match read_value(body, &mut pos)? {
+        Value::Array(n) => {
+            for _ in 0..n {
+                let item = pos;
+                match read_value(body, &mut pos)? {
+                    Value::Str(bytes) => out.push(column_name(bytes, item)?),
+                    other => return Err(unexpected(item, "a tag name (string)", &other)),
+                }
+            }
+        }
+        Value::Nil => return Ok(false),
+        other => return Err(unexpected(at, "an array of tag names", &other)),
+    }
+    // Sorted for binary search: a long list must not make column planning quadratic.
+    out.sort_unstable();
+    Ok(true)
+}

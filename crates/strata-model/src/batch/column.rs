@@ -1,0 +1,372 @@
+//! Column storage of a [`super::TableBatch`]: plain vectors laid out as Arrow lays
+//! them out, so the buffer can wrap them as arrays without copying.
+//!
+//! Invariants:
+//! - `StrColumn::offsets` starts with 0 and has one more entry than values; offsets
+//!   are i32 (Arrow `Utf8`), so one column of one batch holds at most 2 GiB of text,
+//!   far above the request size limit.
+//! - `TagColumn::keys[i]` indexes `TagColumn::values`; a value is interned once.
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use std::hash::BuildHasher;
+
+/// A growable bitmap, least significant bit first (Arrow's layout).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validity {
+    bytes: Vec<u8>,
+    len: usize,
+}
+
+impl Validity {
+    /// Number of bits.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when no bit was pushed.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Appends one bit.
+    #[inline]
+    pub fn push(&mut self, bit: bool) {
+        let byte = self.len / 8;
+        if byte == self.bytes.len() {
+            self.bytes.push(0);
+        }
+        if bit {
+            self.bytes[byte] |= 1 << (self.len % 8);
+        }
+        self.len += 1;
+    }
+
+    /// Appends `n` copies of `bit`.
+    pub fn push_n(&mut self, bit: bool, n: usize) {
+        for _ in 0..n {
+            self.push(bit);
+        }
+    }
+
+    /// Sets bit `i`; `i` must be below `len`.
+    #[inline]
+    pub fn set(&mut self, i: usize, bit: bool) {
+        debug_assert!(i < self.len);
+        if bit {
+            self.bytes[i / 8] |= 1 << (i % 8);
+        } else {
+            self.bytes[i / 8] &= !(1 << (i % 8));
+        }
+    }
+
+    /// Bit `i`; `i` must be below `len`.
+    #[inline]
+    pub fn get(&self, i: usize) -> bool {
+        self.bytes[i / 8] & (1 << (i % 8)) != 0
+    }
+
+    /// Drops bits from `len` on.
+    pub fn truncate(&mut self, len: usize) {
+        if len >= self.len {
+            return;
+        }
+        self.len = len;
+        self.bytes.truncate(len.div_ceil(8));
+        if len % 8 != 0 {
+            if let Some(last) = self.bytes.last_mut() {
+                *last &= (1u8 << (len % 8)) - 1;
+            }
+        }
+    }
+
+    /// Number of set bits.
+    pub fn count_ones(&self) -> usize {
+        self.bytes.iter().map(|b| b.count_ones() as usize).sum()
+    }
+
+    /// The packed bytes (trailing bits of the last byte are zero).
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The packed bytes and the bit count.
+    pub fn into_parts(self) -> (Vec<u8>, usize) {
+        (self.bytes, self.len)
+    }
+}
+
+/// Variable-length UTF-8 values as Arrow `Utf8`: offsets plus one byte buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StrColumn {
+    offsets: Vec<i32>,
+    data: Vec<u8>,
+}
+
+impl Default for StrColumn {
+    fn default() -> Self {
+        Self {
+            offsets: vec![0],
+            data: Vec::new(),
+        }
+    }
+}
+
+impl StrColumn {
+    /// Number of values.
+    pub fn len(&self) -> usize {
+        self.offsets.len() - 1
+    }
+
+    /// True when the column holds no value.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends a value.
+    #[inline]
+    pub fn push(&mut self, value: &str) {
+        self.data.extend_from_slice(value.as_bytes());
+        self.offsets.push(self.data.len() as i32);
+    }
+
+    /// Appends bytes already known to be UTF-8, in pieces: `extend` then `commit`.
+    #[inline]
+    pub fn extend_raw(&mut self, piece: &str) {
+        self.data.extend_from_slice(piece.as_bytes());
+    }
+
+    /// Ends a value begun with [`StrColumn::extend_raw`].
+    #[inline]
+    pub fn commit_raw(&mut self) {
+        self.offsets.push(self.data.len() as i32);
+    }
+
+    /// Value `i`.
+    #[inline]
+    pub fn get(&self, i: usize) -> &str {
+        let (s, e) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        // Only whole `&str`s are appended, so every value is valid UTF-8.
+        std::str::from_utf8(&self.data[s..e]).unwrap_or_default()
+    }
+
+    /// Keeps the first `len` values.
+    pub fn truncate(&mut self, len: usize) {
+        if len < self.len() {
+            self.offsets.truncate(len + 1);
+            self.data.truncate(self.offsets[len] as usize);
+        }
+    }
+
+    /// Bytes of text held.
+    pub fn data_len(&self) -> usize {
+        self.data.len()
+    }
+
+    /// Offsets and text, for zero-copy conversion to Arrow.
+    pub fn into_parts(self) -> (Vec<i32>, Vec<u8>) {
+        (self.offsets, self.data)
+    }
+}
+
+/// A dictionary-encoded tag column: each distinct value is stored once.
+#[derive(Clone, Default)]
+pub struct TagColumn {
+    keys: Vec<i32>,
+    values: StrColumn,
+    lookup: HashTable<i32>,
+    hasher: FixedState,
+}
+
+impl std::fmt::Debug for TagColumn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TagColumn")
+            .field("keys", &self.keys)
+            .field("values", &self.values)
+            .finish()
+    }
+}
+
+impl TagColumn {
+    /// Number of rows.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// True when there is no row.
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The dictionary key of `value`, interning it if new.
+    #[inline]
+    pub fn intern(&mut self, value: &str) -> i32 {
+        let hash = self.hasher.hash_one(value.as_bytes());
+        let values = &self.values;
+        if let Some(&k) = self
+            .lookup
+            .find(hash, |&k| values.get(k as usize).as_bytes() == value.as_bytes())
+        {
+            return k;
+        }
+        let k = self.values.len() as i32;
+        self.values.push(value);
+        let (values, hasher) = (&self.values, &self.hasher);
+        self.lookup.insert_unique(hash, k, |&k| {
+            hasher.hash_one(values.get(k as usize).as_bytes())
+        });
+        k
+    }
+
+    /// Appends a row holding `value`.
+    #[inline]
+    pub fn push(&mut self, value: &str) {
+        // Consecutive rows often repeat a tag value; a compare is cheaper than a hash.
+        // A null row's placeholder key may point past an empty dictionary.
+        if let Some(&last) = self.keys.last().filter(|&&k| (k as usize) < self.values.len()) {
+            if self.values.get(last as usize) == value {
+                self.keys.push(last);
+                return;
+            }
+        }
+        let k = self.intern(value);
+        self.keys.push(k);
+    }
+
+    /// Appends a null row (key 0; the validity bitmap marks it null).
+    #[inline]
+    pub fn push_null(&mut self) {
+        self.keys.push(0);
+    }
+
+    /// Replaces the value of the last row.
+    pub fn set_last(&mut self, value: &str) {
+        let k = self.intern(value);
+        if let Some(last) = self.keys.last_mut() {
+            *last = k;
+        }
+    }
+
+    /// Keeps the first `len` rows (the dictionary keeps every value).
+    pub fn truncate(&mut self, len: usize) {
+        self.keys.truncate(len);
+    }
+
+    /// Dictionary key per row.
+    pub fn keys(&self) -> &[i32] {
+        &self.keys
+    }
+
+    /// The dictionary.
+    pub fn values(&self) -> &StrColumn {
+        &self.values
+    }
+
+    /// Value of row `i` (meaningless for null rows).
+    pub fn get(&self, i: usize) -> &str {
+        self.values.get(self.keys[i] as usize)
+    }
+
+    /// Keys and dictionary, for zero-copy conversion to Arrow.
+    pub fn into_parts(self) -> (Vec<i32>, StrColumn) {
+        (self.keys, self.values)
+    }
+}
+
+/// Values of one column.
+#[derive(Debug, Clone)]
+pub enum ColumnData {
+    /// Tag values, dictionary-encoded.
+    Tag(TagColumn),
+    /// Float fields.
+    F64(Vec<f64>),
+    /// Signed integer fields.
+    I64(Vec<i64>),
+    /// Unsigned integer fields.
+    U64(Vec<u64>),
+    /// Boolean fields, bit-packed.
+    Bool(Validity),
+    /// String fields.
+    Str(StrColumn),
+}
+
+impl ColumnData {
+    pub(crate) fn push_null(&mut self) {
+        match self {
+            ColumnData::Tag(c) => c.push_null(),
+            ColumnData::F64(v) => v.push(0.0),
+            ColumnData::I64(v) => v.push(0),
+            ColumnData::U64(v) => v.push(0),
+            ColumnData::Bool(v) => v.push(false),
+            ColumnData::Str(v) => v.push(""),
+        }
+    }
+
+    pub(crate) fn truncate(&mut self, len: usize) {
+        match self {
+            ColumnData::Tag(c) => c.truncate(len),
+            ColumnData::F64(v) => v.truncate(len),
+            ColumnData::I64(v) => v.truncate(len),
+            ColumnData::U64(v) => v.truncate(len),
+            ColumnData::Bool(v) => v.truncate(len),
+            ColumnData::Str(v) => v.truncate(len),
+        }
+    }
+
+    /// Approximate heap bytes held, for accounting.
+    pub fn byte_size(&self) -> usize {
+        match self {
+            ColumnData::Tag(c) => c.keys.len() * 4 + c.values.data_len() + c.values.len() * 4,
+            ColumnData::F64(v) => v.len() * 8,
+            ColumnData::I64(v) => v.len() * 8,
+            ColumnData::U64(v) => v.len() * 8,
+            ColumnData::Bool(v) => v.as_bytes().len(),
+            ColumnData::Str(v) => v.data_len() + v.len() * 4,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validity_push_set_truncate() {
+        let mut v = Validity::default();
+        for i in 0..20 {
+            v.push(i % 3 == 0);
+        }
+        assert_eq!(v.count_ones(), 7);
+        v.set(1, true);
+        assert!(v.get(1));
+        v.truncate(9);
+        assert_eq!(v.len(), 9);
+        assert_eq!(v.count_ones(), 4);
+        assert_eq!(v.as_bytes().len(), 2);
+        assert_eq!(v.as_bytes()[1], 0);
+    }
+
+    #[test]
+    fn tag_interning() {
+        let mut t = TagColumn::default();
+        for v in ["a", "b", "a", "a", "c", "b"] {
+            t.push(v);
+        }
+        assert_eq!(t.keys(), &[0, 1, 0, 0, 2, 1]);
+        assert_eq!(t.values().len(), 3);
+        t.set_last("a");
+        assert_eq!(t.get(5), "a");
+    }
+
+    #[test]
+    fn str_truncate() {
+        let mut s = StrColumn::default();
+        s.push("ab");
+        s.push("cde");
+        s.truncate(1);
+        assert_eq!(s.len(), 1);
+        assert_eq!(s.data_len(), 2);
+        s.push("x");
+        assert_eq!(s.get(1), "x");
+    }
+}

@@ -1,0 +1,580 @@
+//! The protocol-neutral columnar [`WriteBatch`].
+//!
+//! Parsers append rows column by column: [`TableBatch::begin_row`], then one
+//! [`TableBatch::resolve_column`] + push per value, and [`TableBatch::rollback_row`]
+//! if the line turns out to be invalid. Nothing is allocated per row except when a
+//! table, a column or a distinct tag value is seen for the first time.
+//!
+//! Invariants (after [`WriteBatch::finish`]):
+//! - every column of a table has exactly `rows` values and validity bits;
+//! - every column has at least one non-null value (columns created only by rolled
+//!   back rows are dropped), and every table has at least one row;
+//! - within one table a column name has one kind; a second kind is a
+//!   [`ColumnConflict`] for that row.
+
+mod column;
+
+pub use column::{ColumnData, StrColumn, TagColumn, Validity};
+
+use foldhash::fast::FixedState;
+use hashbrown::HashTable;
+use serde::{Deserialize, Serialize};
+use std::hash::BuildHasher;
+use thiserror::Error;
+
+/// Type of a field column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FieldType {
+    /// 64-bit float.
+    Float,
+    /// 64-bit signed integer.
+    Integer,
+    /// 64-bit unsigned integer.
+    UInteger,
+    /// Boolean.
+    Boolean,
+    /// UTF-8 string.
+    String,
+}
+
+impl FieldType {
+    /// Lower-case name used in error messages and the catalog.
+    pub fn name(self) -> &'static str {
+        match self {
+            FieldType::Float => "float",
+            FieldType::Integer => "integer",
+            FieldType::UInteger => "unsigned integer",
+            FieldType::Boolean => "boolean",
+            FieldType::String => "string",
+        }
+    }
+}
+
+/// Role of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase", tag = "kind", content = "type")]
+pub enum ColumnKind {
+    /// A tag: a string that identifies the series.
+    Tag,
+    /// A field: a measured value.
+    Field(FieldType),
+}
+
+impl std::fmt::Display for ColumnKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ColumnKind::Tag => f.write_str("tag"),
+            ColumnKind::Field(t) => write!(f, "{} field", t.name()),
+        }
+    }
+}
+
+/// One field value, borrowed from the input where it is text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum FieldValue<'a> {
+    /// Float.
+    F64(f64),
+    /// Signed integer.
+    I64(i64),
+    /// Unsigned integer.
+    U64(u64),
+    /// Boolean.
+    Bool(bool),
+    /// String.
+    Str(&'a str),
+}
+
+impl FieldValue<'_> {
+    /// The field type this value has.
+    pub fn field_type(&self) -> FieldType {
+        match self {
+            FieldValue::F64(_) => FieldType::Float,
+            FieldValue::I64(_) => FieldType::Integer,
+            FieldValue::U64(_) => FieldType::UInteger,
+            FieldValue::Bool(_) => FieldType::Boolean,
+            FieldValue::Str(_) => FieldType::String,
+        }
+    }
+}
+
+/// A column name offered with a kind other than the one it already has.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("column {column:?} is a {existing}, but this row offers a {offered}")]
+pub struct ColumnConflict {
+    /// The column name.
+    pub column: String,
+    /// The kind it has.
+    pub existing: ColumnKind,
+    /// The kind that was offered.
+    pub offered: ColumnKind,
+}
+
+/// One column of a [`TableBatch`].
+#[derive(Debug, Clone)]
+pub struct BatchColumn {
+    name: String,
+    kind: ColumnKind,
+    data: ColumnData,
+    validity: Validity,
+    nulls: usize,
+}
+
+impl BatchColumn {
+    fn new(name: &str, kind: ColumnKind) -> Self {
+        let data = match kind {
+            ColumnKind::Tag => ColumnData::Tag(TagColumn::default()),
+            ColumnKind::Field(FieldType::Float) => ColumnData::F64(Vec::new()),
+            ColumnKind::Field(FieldType::Integer) => ColumnData::I64(Vec::new()),
+            ColumnKind::Field(FieldType::UInteger) => ColumnData::U64(Vec::new()),
+            ColumnKind::Field(FieldType::Boolean) => ColumnData::Bool(Validity::default()),
+            ColumnKind::Field(FieldType::String) => ColumnData::Str(StrColumn::default()),
+        };
+        Self {
+            name: name.to_owned(),
+            kind,
+            data,
+            validity: Validity::default(),
+            nulls: 0,
+        }
+    }
+
+    /// Column name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Column role and type.
+    pub fn kind(&self) -> ColumnKind {
+        self.kind
+    }
+
+    /// The values (null rows hold a placeholder).
+    pub fn data(&self) -> &ColumnData {
+        &self.data
+    }
+
+    /// Validity bitmap: bit set where the row has a value.
+    pub fn validity(&self) -> &Validity {
+        &self.validity
+    }
+
+    /// Number of null rows.
+    pub fn null_count(&self) -> usize {
+        self.nulls
+    }
+
+    /// True when row `i` has a value.
+    pub fn is_valid(&self, i: usize) -> bool {
+        self.validity.get(i)
+    }
+
+    /// Name, kind, values, validity and null count, for zero-copy conversion.
+    pub fn into_parts(self) -> (String, ColumnKind, ColumnData, Validity, usize) {
+        (self.name, self.kind, self.data, self.validity, self.nulls)
+    }
+
+    /// Pads with nulls up to `row` values, so that the next push lands on `row`.
+    /// Returns true when `row` already holds a value (a duplicate key in one row).
+    #[inline]
+    fn seek(&mut self, row: usize) -> bool {
+        let len = self.validity.len();
+        if len > row {
+            return true;
+        }
+        for _ in len..row {
+            self.data.push_null();
+        }
+        self.validity.push_n(false, row - len);
+        self.nulls += row - len;
+        false
+    }
+
+    fn truncate(&mut self, len: usize) {
+        if len < self.validity.len() {
+            let dropped_valid = (len..self.validity.len())
+                .filter(|&i| self.validity.get(i))
+                .count();
+            self.nulls -= self.validity.len() - len - dropped_valid;
+            self.validity.truncate(len);
+            self.data.truncate(len);
+        }
+    }
+
+    fn valid_count(&self) -> usize {
+        self.validity.len() - self.nulls
+    }
+}
+
+/// Rows for one table, column by column.
+#[derive(Debug, Clone)]
+pub struct TableBatch {
+    name: String,
+    time: Vec<i64>,
+    lines: Vec<u32>,
+    columns: Vec<BatchColumn>,
+    by_name: HashTable<usize>,
+    hasher: FixedState,
+    /// Column index per position within the last row: rows of one source tend to
+    /// list the same keys in the same order, so a position check usually replaces
+    /// a hash lookup.
+    layout: Vec<usize>,
+}
+
+impl TableBatch {
+    fn new(name: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            time: Vec::new(),
+            lines: Vec::new(),
+            columns: Vec::new(),
+            by_name: HashTable::new(),
+            hasher: FixedState::default(),
+            layout: Vec::new(),
+        }
+    }
+
+    /// Table name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Number of rows.
+    pub fn rows(&self) -> usize {
+        self.time.len()
+    }
+
+    /// Timestamps in nanoseconds since the epoch, one per row.
+    pub fn time(&self) -> &[i64] {
+        &self.time
+    }
+
+    /// Source position of each row (1-based line, or record index), for errors.
+    pub fn lines(&self) -> &[u32] {
+        &self.lines
+    }
+
+    /// The columns, in order of first appearance.
+    pub fn columns(&self) -> &[BatchColumn] {
+        &self.columns
+    }
+
+    /// Starts a row; returns its index.
+    #[inline]
+    pub fn begin_row(&mut self, line: u32, time_ns: i64) -> usize {
+        self.time.push(time_ns);
+        self.lines.push(line);
+        self.time.len() - 1
+    }
+
+    /// Replaces the timestamp of the current row (for formats that give it last).
+    #[inline]
+    pub fn set_time(&mut self, time_ns: i64) {
+        if let Some(t) = self.time.last_mut() {
+            *t = time_ns;
+        }
+    }
+
+    /// Removes the current row and every value pushed for it.
+    pub fn rollback_row(&mut self) {
+        if let Some(row) = self.time.len().checked_sub(1) {
+            self.time.truncate(row);
+            self.lines.truncate(row);
+            for c in &mut self.columns {
+                c.truncate(row);
+            }
+        }
+    }
+
+    /// The index of column `name` for the value at position `pos` of the current
+    /// row, creating the column if needed.
+    #[inline]
+    pub fn resolve_column(
+        &mut self,
+        pos: usize,
+        name: &str,
+        kind: ColumnKind,
+    ) -> Result<usize, ColumnConflict> {
+        if let Some(&idx) = self.layout.get(pos) {
+            let c = &self.columns[idx];
+            if c.name == name {
+                return Self::check_kind(c, kind).map(|()| idx);
+            }
+        }
+        let idx = self.lookup_or_create(name, kind)?;
+        if pos < self.layout.len() {
+            self.layout[pos] = idx;
+        } else if pos == self.layout.len() {
+            self.layout.push(idx);
+        }
+        Ok(idx)
+    }
+
+    fn check_kind(c: &BatchColumn, kind: ColumnKind) -> Result<(), ColumnConflict> {
+        if c.kind == kind {
+            Ok(())
+        } else {
+            Err(ColumnConflict {
+                column: c.name.clone(),
+                existing: c.kind,
+                offered: kind,
+            })
+        }
+    }
+
+    fn lookup_or_create(&mut self, name: &str, kind: ColumnKind) -> Result<usize, ColumnConflict> {
+        let hash = self.hasher.hash_one(name.as_bytes());
+        let columns = &self.columns;
+        if let Some(&idx) = self
+            .by_name
+            .find(hash, |&i| columns[i].name.as_bytes() == name.as_bytes())
+        {
+            Self::check_kind(&self.columns[idx], kind)?;
+            return Ok(idx);
+        }
+        let idx = self.columns.len();
+        self.columns.push(BatchColumn::new(name, kind));
+        let (columns, hasher) = (&self.columns, &self.hasher);
+        self.by_name.insert_unique(hash, idx, |&i| {
+            hasher.hash_one(columns[i].name.as_bytes())
+        });
+        Ok(idx)
+    }
+
+    /// Index of an existing column.
+    pub fn column_index(&self, name: &str) -> Option<usize> {
+        let hash = self.hasher.hash_one(name.as_bytes());
+        self.by_name
+            .find(hash, |&i| self.columns[i].name == name)
+            .copied()
+    }
+
+    /// Sets tag column `col` of the current row. A second value for the same row
+    /// replaces the first (last wins).
+    #[inline]
+    pub fn push_tag(&mut self, col: usize, value: &str) {
+        let row = self.time.len() - 1;
+        let c = &mut self.columns[col];
+        let ColumnData::Tag(tags) = &mut c.data else {
+            debug_assert!(false, "push_tag on a field column");
+            return;
+        };
+        if c.validity.len() > row {
+            tags.set_last(value);
+            if !c.validity.get(row) {
+                c.validity.set(row, true);
+                c.nulls -= 1;
+            }
+            return;
+        }
+        let pad = row - c.validity.len();
+        for _ in 0..pad {
+            tags.push_null();
+        }
+        c.validity.push_n(false, pad);
+        c.nulls += pad;
+        tags.push(value);
+        c.validity.push(true);
+    }
+
+    /// Sets field column `col` of the current row; the value's type must be the
+    /// column's (as resolved). A second value for the same row replaces the first.
+    #[inline]
+    pub fn push_field(&mut self, col: usize, value: FieldValue<'_>) {
+        let row = self.time.len() - 1;
+        let c = &mut self.columns[col];
+        let again = c.seek(row);
+        match (&mut c.data, value) {
+            (ColumnData::F64(v), FieldValue::F64(x)) => set_or_push(v, again, x),
+            (ColumnData::I64(v), FieldValue::I64(x)) => set_or_push(v, again, x),
+            (ColumnData::U64(v), FieldValue::U64(x)) => set_or_push(v, again, x),
+            (ColumnData::Bool(v), FieldValue::Bool(x)) => {
+                if again {
+                    v.set(row, x);
+                } else {
+                    v.push(x);
+                }
+            }
+            (ColumnData::Str(v), FieldValue::Str(x)) => {
+                if again {
+                    v.truncate(row);
+                }
+                v.push(x);
+            }
+            _ => {
+                debug_assert!(false, "push_field with a value of another type");
+                return;
+            }
+        }
+        if again {
+            if !c.validity.get(row) {
+                c.validity.set(row, true);
+                c.nulls -= 1;
+            }
+        } else {
+            c.validity.push(true);
+        }
+    }
+
+    /// Pads every column to the row count and drops columns without a value.
+    fn finish(&mut self) {
+        let rows = self.rows();
+        for c in &mut self.columns {
+            c.seek(rows);
+        }
+        if self.columns.iter().any(|c| c.valid_count() == 0) {
+            self.columns.retain(|c| c.valid_count() > 0);
+            self.rebuild_index();
+        }
+    }
+
+    fn rebuild_index(&mut self) {
+        self.by_name.clear();
+        self.layout.clear();
+        for (i, c) in self.columns.iter().enumerate() {
+            let hash = self.hasher.hash_one(c.name.as_bytes());
+            let (columns, hasher) = (&self.columns, &self.hasher);
+            self.by_name
+                .insert_unique(hash, i, |&j| hasher.hash_one(columns[j].name.as_bytes()));
+        }
+    }
+
+    /// Keeps only the rows whose `keep` flag is set (`keep.len() == rows`). Used when
+    /// validation rejects rows after parsing; rebuilds every column.
+    pub fn retain_rows(&mut self, keep: &[bool]) {
+        debug_assert_eq!(keep.len(), self.rows());
+        if keep.iter().all(|&k| k) {
+            return;
+        }
+        let mut out = TableBatch::new(&self.name);
+        for (row, _) in keep.iter().enumerate().filter(|(_, k)| **k) {
+            out.begin_row(self.lines[row], self.time[row]);
+            for (pos, c) in self.columns.iter().enumerate() {
+                if !c.validity.get(row) {
+                    continue;
+                }
+                // Kinds come from an existing column, so resolving cannot conflict.
+                let Ok(idx) = out.resolve_column(pos, &c.name, c.kind) else {
+                    continue;
+                };
+                match &c.data {
+                    ColumnData::Tag(t) => out.push_tag(idx, t.get(row)),
+                    ColumnData::F64(v) => out.push_field(idx, FieldValue::F64(v[row])),
+                    ColumnData::I64(v) => out.push_field(idx, FieldValue::I64(v[row])),
+                    ColumnData::U64(v) => out.push_field(idx, FieldValue::U64(v[row])),
+                    ColumnData::Bool(v) => out.push_field(idx, FieldValue::Bool(v.get(row))),
+                    ColumnData::Str(v) => out.push_field(idx, FieldValue::Str(v.get(row))),
+                }
+            }
+        }
+        out.finish();
+        *self = out;
+    }
+
+    /// Time, lines and columns, for zero-copy conversion.
+    pub fn into_parts(self) -> (String, Vec<i64>, Vec<u32>, Vec<BatchColumn>) {
+        (self.name, self.time, self.lines, self.columns)
+    }
+
+    /// Approximate heap bytes held, for accounting.
+    pub fn byte_size(&self) -> usize {
+        self.time.len() * 12
+            + self
+                .columns
+                .iter()
+                .map(|c| c.data.byte_size() + c.validity.as_bytes().len())
+                .sum::<usize>()
+    }
+}
+
+#[inline]
+fn set_or_push<T>(v: &mut Vec<T>, again: bool, x: T) {
+    if again {
+        if let Some(last) = v.last_mut() {
+            *last = x;
+        }
+    } else {
+        v.push(x);
+    }
+}
+
+/// Everything one write request carries, grouped by table.
+#[derive(Debug, Clone, Default)]
+pub struct WriteBatch {
+    tables: Vec<TableBatch>,
+    by_name: HashTable<usize>,
+    hasher: FixedState,
+    last: usize,
+}
+
+impl WriteBatch {
+    /// The batch for table `name`, created on first use.
+    #[inline]
+    pub fn table_mut(&mut self, name: &str) -> &mut TableBatch {
+        if self.tables.get(self.last).is_some_and(|t| t.name == name) {
+            return &mut self.tables[self.last];
+        }
+        let hash = self.hasher.hash_one(name.as_bytes());
+        let tables = &self.tables;
+        let idx = match self.by_name.find(hash, |&i| tables[i].name == name) {
+            Some(&i) => i,
+            None => {
+                let i = self.tables.len();
+                self.tables.push(TableBatch::new(name));
+                let (tables, hasher) = (&self.tables, &self.hasher);
+                self.by_name
+                    .insert_unique(hash, i, |&j| hasher.hash_one(tables[j].name.as_bytes()));
+                i
+            }
+        };
+        self.last = idx;
+        &mut self.tables[idx]
+    }
+
+    /// Pads columns, drops tables without rows and columns without values. Call once
+    /// parsing is done and before reading columns.
+    pub fn finish(&mut self) {
+        for t in &mut self.tables {
+            t.finish();
+        }
+        if self.tables.iter().any(|t| t.rows() == 0) {
+            self.tables.retain(|t| t.rows() > 0);
+            self.by_name.clear();
+            self.last = 0;
+            for (i, t) in self.tables.iter().enumerate() {
+                let hash = self.hasher.hash_one(t.name.as_bytes());
+                let (tables, hasher) = (&self.tables, &self.hasher);
+                self.by_name
+                    .insert_unique(hash, i, |&j| hasher.hash_one(tables[j].name.as_bytes()));
+            }
+        }
+    }
+
+    /// The tables, in order of first appearance.
+    pub fn tables(&self) -> &[TableBatch] {
+        &self.tables
+    }
+
+    /// Mutable access to the tables (for validation).
+    pub fn tables_mut(&mut self) -> &mut [TableBatch] {
+        &mut self.tables
+    }
+
+    /// The tables by value.
+    pub fn into_tables(self) -> Vec<TableBatch> {
+        self.tables
+    }
+
+    /// Rows over all tables.
+    pub fn row_count(&self) -> usize {
+        self.tables.iter().map(TableBatch::rows).sum()
+    }
+
+    /// True when no row is held.
+    pub fn is_empty(&self) -> bool {
+        self.row_count() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+use super::*;
+
+const F: ColumnKind = ColumnKind::Field(FieldType::Float);
+const I: ColumnKind = ColumnKind::Field(FieldType::Integer);
+const S: ColumnKind = ColumnKind::Field(FieldType::String);
+
+#[test]
+fn sparse_columns_are_padded_with_nulls() {
+    let mut b = WriteBatch::default();
+    let t = b.table_mut("m");
+    t.begin_row(1, 10);
+    let a = t.resolve_column(0, "a", F).unwrap();
+    t.push_field(a, FieldValue::F64(1.0));
+    t.begin_row(2, 20);
+    let x = t.resolve_column(0, "x", I).unwrap();
+    t.push_field(x, FieldValue::I64(7));
+    t.begin_row(3, 30);
+    let a = t.resolve_column(0, "a", F).unwrap();
+    t.push_field(a, FieldValue::F64(3.0));
+    b.finish();
+    let t = &b.tables()[0];
+    assert_eq!(t.rows(), 3);
+    let a = &t.columns()[0];
+    assert_eq!(a.validity().len(), 3);
+    assert_eq!(a.null_count(), 1);
+    assert!(!a.is_valid(1));
+    let x = &t.columns()[1];
+    assert_eq!(x.null_count(), 2);
+    assert!(x.is_valid(1));
+    let ColumnData::I64(v) = x.data() else { panic!() };
+    assert_eq!(v, &[0, 7, 0]);
+}
+
+#[test]
+fn duplicate_keys_last_wins() {
+    let mut b = WriteBatch::default();
+    let t = b.table_mut("m");
+    t.begin_row(1, 1);
+    let s = t.resolve_column(0, "s", S).unwrap();
+    t.push_field(s, FieldValue::Str("first"));
+    let s2 = t.resolve_column(1, "s", S).unwrap();
+    t.push_field(s2, FieldValue::Str("second"));
+    let h = t.resolve_column(2, "h", ColumnKind::Tag).unwrap();
+    t.push_tag(h, "a");
+    t.push_tag(h, "b");
+    b.finish();
+    let t = &b.tables()[0];
+    let ColumnData::Str(v) = t.columns()[0].data() else { panic!() };
+    assert_eq!(v.len(), 1);
+    assert_eq!(v.get(0), "second");
+    let ColumnData::Tag(v) = t.columns()[1].data() else { panic!() };
+    assert_eq!(v.get(0), "b");
+}
+
+#[test]
+fn conflicts_and_rollback() {
+    let mut b = WriteBatch::default();
+    let t = b.table_mut("m");
+    t.begin_row(1, 1);
+    let a = t.resolve_column(0, "a", F).unwrap();
+    t.push_field(a, FieldValue::F64(1.0));
+    t.begin_row(2, 2);
+    let n = t.resolve_column(0, "new", I).unwrap();
+    t.push_field(n, FieldValue::I64(1));
+    let err = t.resolve_column(1, "a", I).unwrap_err();
+    assert_eq!(err.existing, F);
+    assert_eq!(err.offered, I);
+    assert!(err.to_string().contains("float field"), "{err}");
+    t.rollback_row();
+    b.finish();
+    let t = &b.tables()[0];
+    assert_eq!(t.rows(), 1);
+    // "new" only had a value in the rolled back row.
+    assert_eq!(t.columns().len(), 1);
+    assert_eq!(t.columns()[0].name(), "a");
+}
+
+#[test]
+fn retain_rows_filters_every_column() {
+    let mut b = WriteBatch::default();
+    for i in 0..5 {
+        let t = b.table_mut("m");
+        t.begin_row(i + 1, i64::from(i));
+        let h = t.resolve_column(0, "host", ColumnKind::Tag).unwrap();
+        t.push_tag(h, if i % 2 == 0 { "a" } else { "b" });
+        if i != 2 {
+            let v = t.resolve_column(1, "v", I).unwrap();
+            t.push_field(v, FieldValue::I64(i64::from(i)));
+        }
+    }
+    b.table_mut("other").begin_row(9, 9);
+    b.finish();
+    assert_eq!(b.tables().len(), 2, "a table without columns still has rows");
+    let t = &mut b.tables_mut()[0];
+    t.retain_rows(&[true, false, true, false, true]);
+    assert_eq!(t.time(), &[0, 2, 4]);
+    assert_eq!(t.lines(), &[1, 3, 5]);
+    let v = &t.columns()[1];
+    assert_eq!(v.null_count(), 1);
+    let ColumnData::I64(vals) = v.data() else { panic!() };
+    assert_eq!(vals, &[0, 0, 4]);
+}

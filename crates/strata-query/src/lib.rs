@@ -1,0 +1,18 @@
+//! Strata's SQL layer on Apache DataFusion: table providers over the storage
+//! engine, the read-only query executor and result encoders.
+//!
+//! This crate (with `strata-stream`) is the only one that imports DataFusion.
+
+mod error;
+mod executor;
+pub mod format;
+mod provider;
+mod time_range;
+
+pub use error::QueryError;
+pub use executor::{CATALOG_NAME, QueryExecutor, QueryStream, SCHEMA_NAME};
+pub use provider::{BufferTable, DatabaseProvider};
+pub use time_range::TimeRange;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,239 @@
+//! Write endpoints: InfluxDB v1 (`/write`), v2 (`/api/v2/write`), v3
+//! (`/api/v3/write_lp`) and Arc MessagePack (`/api/v1/write/msgpack`).
+//!
+//! All four share one path: read the body (limit, decompression), decode it into a
+//! `WriteBatch`, hand it to the engine, answer 204 when every line was written.
+//! Partial writes (v1, v2, v3 with `accept_partial=true`): valid lines are written
+//! and the answer is 400 listing the rejected ones. v3 with
+//! `accept_partial=false`: one bad line and nothing is written.
+//!
+//! Acknowledgement: 204 means the rows are in the write buffer and visible to
+//! queries. This version has no WAL yet, so they do not survive a restart.
+
+use super::Params;
+use crate::body;
+use crate::error::{ApiError, LineMessage};
+use crate::routes;
+use crate::state::AppState;
+use axum::body::Body;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use strata_ingest::{LineError, ParseOptions, Parsed};
+use strata_model::{Precision, now_nanos};
+use strata_storage::WriteOptions;
+
+#[derive(Clone, Copy)]
+enum Format {
+    LineProtocol,
+    MessagePack,
+}
+
+struct WriteRequest {
+    endpoint: &'static str,
+    db: String,
+    precision: Precision,
+    accept_partial: bool,
+    format: Format,
+}
+
+fn required(p: &Params, key: &str, what: &str) -> Result<String, ApiError> {
+    match p.get(key).map(|s| s.trim()) {
+        Some(v) if !v.is_empty() => Ok(v.to_owned()),
+        _ => Err(ApiError::BadRequest(format!(
+            "missing query parameter {key:?}: the {what} to write to"
+        ))),
+    }
+}
+
+fn parse_bool(p: &Params, key: &str, default: bool) -> Result<bool, ApiError> {
+    match p.get(key).map(|s| s.as_str()) {
+        None | Some("") => Ok(default),
+        Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(ApiError::BadRequest(format!(
+            "invalid value {other:?} for {key}; expected true or false"
+        ))),
+    }
+}
+
+fn precision(
+    p: &Params,
+    default: Precision,
+    parse: fn(&str) -> Result<Precision, strata_model::PrecisionError>,
+) -> Result<Precision, ApiError> {
+    match p.get("precision") {
+        None => Ok(default),
+        Some(s) => parse(s).map_err(|e| ApiError::BadRequest(e.to_string())),
+    }
+}
+
+pub(crate) async fn v1(State(s): State<AppState>, Query(p): Query<Params>, h: HeaderMap, b: Body) -> Response {
+    let req = (|| {
+        Ok(WriteRequest {
+            endpoint: routes::WRITE_V1,
+            db: required(&p, "db", "database")?,
+            precision: precision(&p, Precision::Nanosecond, Precision::parse_v1)?,
+            accept_partial: true,
+            format: Format::LineProtocol,
+        })
+    })();
+    run(s, routes::WRITE_V1, req, h, b).await
+}
+
+pub(crate) async fn v2(State(s): State<AppState>, Query(p): Query<Params>, h: HeaderMap, b: Body) -> Response {
+    let req = (|| {
+        Ok(WriteRequest {
+            endpoint: routes::WRITE_V2,
+            db: required(&p, "bucket", "bucket (database)")?,
+            precision: precision(&p, Precision::Nanosecond, Precision::parse_v2)?,
+            accept_partial: true,
+            format: Format::LineProtocol,
+        })
+    })();
+    run(s, routes::WRITE_V2, req, h, b).await
+}
+
+pub(crate) async fn v3(State(s): State<AppState>, Query(p): Query<Params>, h: HeaderMap, b: Body) -> Response {
+    let req = (|| {
+        // no_sync is accepted and validated; it changes nothing until the WAL exists.
+        parse_bool(&p, "no_sync", false)?;
+        Ok(WriteRequest {
+            endpoint: routes::WRITE_V3,
+            db: required(&p, "db", "database")?,
+            precision: precision(&p, Precision::Auto, Precision::parse_v3)?,
+            accept_partial: parse_bool(&p, "accept_partial", true)?,
+            format: Format::LineProtocol,
+        })
+    })();
+    run(s, routes::WRITE_V3, req, h, b).await
+}
+
+/// Database header of Arc's MessagePack API.
+const ARC_DATABASE_HEADER: &str = "x-arc-database";
+
+pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) -> Response {
+    let req = (|| {
+        let ct = h
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
+        if let Some(ct) = ct {
+            if !matches!(ct.as_str(), "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" | "application/octet-stream" | "") {
+                return Err(ApiError::BadRequest(format!(
+                    "unsupported Content-Type {ct:?}; send application/msgpack"
+                )));
+            }
+        }
+        let db = match h.get(ARC_DATABASE_HEADER) {
+            None => "default".to_owned(),
+            Some(v) => v
+                .to_str()
+                .map_err(|_| ApiError::BadRequest(format!("header {ARC_DATABASE_HEADER} is not valid text")))?
+                .trim()
+                .to_owned(),
+        };
+        Ok(WriteRequest {
+            endpoint: routes::WRITE_MSGPACK,
+            db,
+            precision: Precision::Auto,
+            accept_partial: true,
+            format: Format::MessagePack,
+        })
+    })();
+    run(s, routes::WRITE_MSGPACK, req, h, b).await
+}
+
+async fn run(
+    s: AppState,
+    endpoint: &'static str,
+    req: Result<WriteRequest, ApiError>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (status, rows, resp) = match req {
+        Ok(req) => match write(&s, req, &headers, body).await {
+            Ok(rows) => (StatusCode::NO_CONTENT, rows, StatusCode::NO_CONTENT.into_response()),
+            Err((rows, e)) => (e.status(), rows, e.into_response()),
+        },
+        Err(e) => (e.status(), 0, e.into_response()),
+    };
+    s.metrics.record(endpoint, status.as_u16(), rows);
+    resp
+}
+
+/// Returns rows written, or rows written plus the error to answer with.
+async fn write(
+    s: &AppState,
+    req: WriteRequest,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<u64, (u64, ApiError)> {
+    let bytes = body::read(headers, body, s.limits.max_body_bytes)
+        .await
+        .map_err(|e| (0, e))?;
+    s.metrics.received(req.endpoint, bytes.len() as u64);
+    let mut opts = ParseOptions::new(req.precision, now_nanos());
+    opts.max_line_len = s.limits.max_line_len;
+    opts.max_tag_value_len = s.limits.max_tag_value_len;
+    let Parsed { batch, errors } = match req.format {
+        Format::LineProtocol => strata_ingest::line_protocol::parse(&bytes, &opts),
+        Format::MessagePack => strata_ingest::msgpack::decode(&bytes, &opts)
+            .map_err(|e| (0, ApiError::BadRequest(format!("invalid MessagePack body: {e}"))))?,
+    };
+    let offered = batch.row_count() + errors.len();
+    let mut lines: Vec<LineMessage> = errors
+        .into_iter()
+        .map(|LineError { line, message }| LineMessage { line, message })
+        .collect();
+    if !lines.is_empty() && !req.accept_partial {
+        return Err((0, rejected(s, lines, offered, 0, false)));
+    }
+    let outcome = s
+        .engine
+        .write(
+            &req.db,
+            batch,
+            WriteOptions {
+                accept_partial: req.accept_partial,
+            },
+        )
+        .map_err(|e| (0, engine_error(e)))?;
+    if outcome.errors.is_empty() && lines.is_empty() {
+        return Ok(outcome.rows);
+    }
+    lines.extend(outcome.errors.into_iter().map(|e| LineMessage {
+        line: e.line,
+        message: e.message,
+    }));
+    lines.sort_by_key(|l| l.line);
+    let rows = outcome.rows;
+    Err((rows, rejected(s, lines, offered, rows, req.accept_partial)))
+}
+
+fn engine_error(e: strata_storage::EngineError) -> ApiError {
+    use strata_storage::EngineError as E;
+    use strata_storage::catalog::CatalogError as C;
+    match e {
+        E::Catalog(C::Database(msg)) => ApiError::BadRequest(msg),
+        other => ApiError::Internal(other.to_string()),
+    }
+}
+
+fn rejected(s: &AppState, mut lines: Vec<LineMessage>, offered: usize, written: u64, partial: bool) -> ApiError {
+    let n = lines.len();
+    let message = if !partial {
+        format!("write rejected: {n} of {offered} lines are invalid and accept_partial=false, so nothing was written")
+    } else if written == 0 {
+        format!("no data written: all {n} lines were rejected")
+    } else {
+        format!("partial write: {n} of {offered} lines rejected; {written} rows written")
+    };
+    let message = if n > s.limits.max_error_lines {
+        lines.truncate(s.limits.max_error_lines);
+        format!("{message} (first {} rejected lines listed)", s.limits.max_error_lines)
+    } else {
+        message
+    };
+    ApiError::Lines { message, lines }
+}

@@ -1,0 +1,39 @@
+//! Strata's HTTP API on axum.
+//!
+//! - [`routes`]: every route path in one place;
+//! - `handlers/write.rs`: InfluxDB v1/v2/v3 and Arc MessagePack writes;
+//! - `handlers/query.rs`: SQL queries;
+//! - `handlers/health.rs`: health, ping and Prometheus metrics;
+//! - [`error`]: the JSON error shape every route answers with.
+//!
+//! This is the only crate that imports axum.
+
+mod body;
+pub mod error;
+mod handlers;
+mod metrics;
+pub mod routes;
+mod state;
+
+pub use state::{HttpLimits, ServerArgs};
+
+use axum::Router;
+use std::future::Future;
+use tokio::net::TcpListener;
+
+/// Builds the router for `args`.
+pub fn router(args: ServerArgs) -> Router {
+    routes::build(state::AppState::new(args))
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight
+/// requests and returns.
+pub async fn serve(
+    listener: TcpListener,
+    args: ServerArgs,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(args))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,99 @@
+//! Request metrics, rendered in the Prometheus text format by `/metrics`.
+//!
+//! Counters are keyed by (endpoint, status) in a sharded map of atomics: a request
+//! touches one shard once, and concurrent writers to different keys never meet.
+
+use dashmap::DashMap;
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(Debug, Default)]
+struct Counts {
+    requests: AtomicU64,
+    rows: AtomicU64,
+}
+
+/// HTTP-level counters.
+#[derive(Debug, Default)]
+pub(crate) struct Metrics {
+    by_status: DashMap<(&'static str, u16), Counts>,
+    received: DashMap<&'static str, AtomicU64>,
+}
+
+impl Metrics {
+    /// Counts one request to `endpoint` that answered `status` and wrote `rows`.
+    pub(crate) fn record(&self, endpoint: &'static str, status: u16, rows: u64) {
+        let key = (endpoint, status);
+        if let Some(c) = self.by_status.get(&key) {
+            c.requests.fetch_add(1, Ordering::Relaxed);
+            c.rows.fetch_add(rows, Ordering::Relaxed);
+            return;
+        }
+        let c = self.by_status.entry(key).or_default();
+        c.requests.fetch_add(1, Ordering::Relaxed);
+        c.rows.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    /// Counts request body bytes (as received, before decompression).
+    pub(crate) fn received(&self, endpoint: &'static str, bytes: u64) {
+        if let Some(c) = self.received.get(endpoint) {
+            c.fetch_add(bytes, Ordering::Relaxed);
+            return;
+        }
+        self.received
+            .entry(endpoint)
+            .or_default()
+            .fetch_add(bytes, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition; `databases` holds (name, buffered rows, bytes).
+    pub(crate) fn render(&self, databases: &[(String, u64, u64)]) -> String {
+        let mut out = String::new();
+        let mut rows: Vec<_> = self
+            .by_status
+            .iter()
+            .map(|e| {
+                let (ep, st) = *e.key();
+                (ep, st, e.requests.load(Ordering::Relaxed), e.rows.load(Ordering::Relaxed))
+            })
+            .collect();
+        rows.sort();
+        out.push_str("# HELP strata_http_requests_total HTTP requests by endpoint and status.\n");
+        out.push_str("# TYPE strata_http_requests_total counter\n");
+        for (ep, st, n, _) in &rows {
+            let _ = writeln!(out, "strata_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}");
+        }
+        out.push_str("# HELP strata_rows_written_total Rows written, by endpoint and response status.\n");
+        out.push_str("# TYPE strata_rows_written_total counter\n");
+        for (ep, st, _, r) in &rows {
+            let _ = writeln!(out, "strata_rows_written_total{{endpoint=\"{ep}\",status=\"{st}\"}} {r}");
+        }
+        let mut recv: Vec<_> = self
+            .received
+            .iter()
+            .map(|e| (*e.key(), e.value().load(Ordering::Relaxed)))
+            .collect();
+        recv.sort();
+        out.push_str("# HELP strata_http_received_bytes_total Request body bytes received (before decompression).\n");
+        out.push_str("# TYPE strata_http_received_bytes_total counter\n");
+        for (ep, b) in recv {
+            let _ = writeln!(out, "strata_http_received_bytes_total{{endpoint=\"{ep}\"}} {b}");
+        }
+        out.push_str("# HELP strata_buffer_rows Rows held in the write buffer, by database.\n");
+        out.push_str("# TYPE strata_buffer_rows gauge\n");
+        for (db, r, _) in databases {
+            let _ = writeln!(out, "strata_buffer_rows{{db=\"{}\"}} {r}", escape(db));
+        }
+        out.push_str("# HELP strata_buffer_bytes Bytes held in the write buffer, by database.\n");
+        out.push_str("# TYPE strata_buffer_bytes gauge\n");
+        for (db, _, b) in databases {
+            let _ = writeln!(out, "strata_buffer_bytes{{db=\"{}\"}} {b}", escape(db));
+        }
+        out
+    }
+}
+
+/// Label value escaping (database names are already restricted; this is defence).
+fn escape(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}

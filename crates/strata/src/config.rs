@@ -1,0 +1,203 @@
+//! Resolves `strata serve` settings: command line and environment (via clap),
+//! then the TOML file, then defaults.
+
+use crate::cli::ServeArgs;
+use crate::size::parse_size;
+use serde::Deserialize;
+use std::path::PathBuf;
+use strata_server::HttpLimits;
+use strata_storage::catalog::CatalogLimits;
+use thiserror::Error;
+
+/// Configuration problems.
+#[derive(Debug, Error)]
+pub(crate) enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{option}: {message}")]
+    Invalid {
+        option: &'static str,
+        message: String,
+    },
+}
+
+/// A size in the file: a number of bytes or a string with a unit.
+#[derive(Debug, Deserialize, Clone)]
+#[serde(untagged)]
+enum FileSize {
+    Bytes(u64),
+    Text(String),
+}
+
+impl FileSize {
+    fn into_text(self) -> String {
+        match self {
+            FileSize::Bytes(n) => n.to_string(),
+            FileSize::Text(s) => s,
+        }
+    }
+}
+
+/// The TOML file; keys are the long option names.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    http_bind: Option<String>,
+    max_body_size: Option<FileSize>,
+    max_line_length: Option<FileSize>,
+    max_tag_value_length: Option<FileSize>,
+    max_databases: Option<usize>,
+    max_tables_per_db: Option<usize>,
+    max_columns_per_table: Option<usize>,
+    log: Option<String>,
+}
+
+/// Resolved settings of the server.
+#[derive(Debug, Clone)]
+pub(crate) struct ServeConfig {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) http_bind: String,
+    pub(crate) http_limits: HttpLimits,
+    pub(crate) catalog_limits: CatalogLimits,
+    pub(crate) log: String,
+}
+
+fn size(option: &'static str, v: Option<String>, default: usize) -> Result<usize, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) => parse_size(&s).and_then(|n| {
+            if n == 0 {
+                Err("must be greater than zero".to_owned())
+            } else {
+                Ok(n)
+            }
+        })
+        .map_err(|message| ConfigError::Invalid { option, message }),
+    }
+}
+
+fn count(option: &'static str, v: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match v {
+        Some(0) => Err(ConfigError::Invalid {
+            option,
+            message: "must be greater than zero".into(),
+        }),
+        Some(n) => Ok(n),
+        None => Ok(default),
+    }
+}
+
+impl ServeConfig {
+    pub(crate) fn resolve(args: ServeArgs) -> Result<Self, ConfigError> {
+        let file = match &args.config {
+            None => FileConfig::default(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|e| ConfigError::Parse {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            }
+        };
+        let http = HttpLimits::default();
+        let cat = CatalogLimits::default();
+        let text = |a: Option<String>, f: Option<FileSize>| a.or_else(|| f.map(FileSize::into_text));
+        Ok(Self {
+            data_dir: args
+                .data_dir
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from("./strata-data")),
+            http_bind: args
+                .http_bind
+                .or(file.http_bind)
+                .unwrap_or_else(|| "127.0.0.1:8181".to_owned()),
+            http_limits: HttpLimits {
+                max_body_bytes: size(
+                    "--max-body-size",
+                    text(args.max_body_size, file.max_body_size),
+                    http.max_body_bytes,
+                )?,
+                max_line_len: size(
+                    "--max-line-length",
+                    text(args.max_line_length, file.max_line_length),
+                    http.max_line_len,
+                )?,
+                max_tag_value_len: size(
+                    "--max-tag-value-length",
+                    text(args.max_tag_value_length, file.max_tag_value_length),
+                    http.max_tag_value_len,
+                )?,
+                max_error_lines: http.max_error_lines,
+            },
+            catalog_limits: CatalogLimits {
+                max_databases: count("--max-databases", args.max_databases.or(file.max_databases), cat.max_databases)?,
+                max_tables_per_db: count(
+                    "--max-tables-per-db",
+                    args.max_tables_per_db.or(file.max_tables_per_db),
+                    cat.max_tables_per_db,
+                )?,
+                max_columns_per_table: count(
+                    "--max-columns-per-table",
+                    args.max_columns_per_table.or(file.max_columns_per_table),
+                    cat.max_columns_per_table,
+                )?,
+            },
+            log: args.log.or(file.log).unwrap_or_else(|| "info".to_owned()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn precedence_cli_over_file_over_default() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("strata.toml");
+        std::fs::write(
+            &path,
+            "data-dir = \"/from/file\"\nhttp-bind = \"0.0.0.0:1\"\nmax-body-size = \"1MiB\"\nmax-tables-per-db = 7\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            config: Some(path),
+            http_bind: Some("127.0.0.1:9".into()),
+            ..Default::default()
+        };
+        let c = ServeConfig::resolve(args).unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(c.http_bind, "127.0.0.1:9");
+        assert_eq!(c.http_limits.max_body_bytes, 1 << 20);
+        assert_eq!(c.catalog_limits.max_tables_per_db, 7);
+        assert_eq!(c.catalog_limits.max_databases, 100);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "data_dir = \"x\"\n").unwrap();
+        let err = ServeConfig::resolve(ServeArgs {
+            config: Some(path),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("unknown field"), "{err}");
+        let err = ServeConfig::resolve(ServeArgs {
+            max_body_size: Some("0".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("--max-body-size"), "{err}");
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests: each starts the real `strata` binary on a free port with its
+//! own data directory and talks HTTP to it. One test binary on purpose: every
+//! binary links DataFusion.
+
+mod harness;
+
+mod cli;
+mod concurrency;
+mod errors;
+mod msgpack;
+mod observability;
+mod query;
+mod write;
