@@ -6,24 +6,30 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A running `strata serve` process; killed on drop.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
-    pub base: String,
-    pub client: reqwest::blocking::Client,
+    pub(crate) base: String,
+    pub(crate) client: reqwest::blocking::Client,
     _dir: tempfile::TempDir,
-    pub log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    pub(crate) log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Server {
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&[])
     }
 
-    pub fn start_with(extra: &[&str]) -> Self {
+    pub(crate) fn start_with(extra: &[&str]) -> Self {
+        Self::start_in(None, extra)
+    }
+
+    /// Starts on `data_dir` (a fresh temporary directory when `None`).
+    pub(crate) fn start_in(data_dir: Option<&std::path::Path>, extra: &[&str]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let data = data_dir.unwrap_or(dir.path());
         let mut child = Command::new(env!("CARGO_BIN_EXE_strata"))
             .args(["serve", "--http-bind", "127.0.0.1:0", "--data-dir"])
-            .arg(dir.path())
+            .arg(data)
             .args(extra)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -37,12 +43,16 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(i) = line.find("listening on http://") {
+                let url = line.find("listening on http://").map(|i| {
                     let rest = &line[i + "listening on ".len()..];
-                    let url = rest.split([',', ' ']).next().unwrap_or("").to_owned();
+                    rest.split([',', ' ']).next().unwrap_or("").to_owned()
+                });
+                if let Ok(mut log) = log2.lock() {
+                    log.push(line);
+                }
+                if let Some(url) = url {
                     let _ = tx.send(url);
                 }
-                log2.lock().unwrap().push(line);
             }
         });
         let base = rx
@@ -61,25 +71,25 @@ impl Server {
         }
     }
 
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }
 
     /// POSTs `body` to `path`; returns status and body text.
-    pub fn post(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, String) {
+    pub(crate) fn post(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, String) {
         let r = self.client.post(self.url(path)).body(body).send().expect("request");
         (r.status().as_u16(), r.text().unwrap_or_default())
     }
 
     /// Runs SQL and returns the JSON rows.
-    pub fn sql(&self, db: &str, q: &str) -> Vec<serde_json::Value> {
+    pub(crate) fn sql(&self, db: &str, q: &str) -> Vec<serde_json::Value> {
         let (status, body) = self.sql_raw(db, q, "json");
         assert_eq!(status, 200, "query {q:?} failed: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("bad JSON {body:?}: {e}"))
     }
 
     /// Runs SQL in `format`; returns status and body.
-    pub fn sql_raw(&self, db: &str, q: &str, format: &str) -> (u16, String) {
+    pub(crate) fn sql_raw(&self, db: &str, q: &str, format: &str) -> (u16, String) {
         let r = self
             .client
             .get(self.url("/api/v3/query_sql"))
@@ -90,13 +100,13 @@ impl Server {
     }
 
     /// `SELECT count(*)` of a table.
-    pub fn count(&self, db: &str, table: &str) -> i64 {
+    pub(crate) fn count(&self, db: &str, table: &str) -> i64 {
         let rows = self.sql(db, &format!("SELECT count(*) AS n FROM \"{table}\""));
         rows[0]["n"].as_i64().expect("count")
     }
 
     /// Sends SIGTERM and waits for exit; returns the exit status.
-    pub fn terminate(mut self) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
         for _ in 0..200 {
@@ -117,6 +127,6 @@ impl Drop for Server {
 }
 
 /// Parses a JSON error body.
-pub fn error_body(body: &str) -> serde_json::Value {
+pub(crate) fn error_body(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("error body is not JSON ({e}): {body}"))
 }

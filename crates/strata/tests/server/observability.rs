@@ -36,11 +36,10 @@ fn start_line_and_graceful_shutdown() {
 #[test]
 fn catalog_survives_restart() {
     let dir = tempfile::tempdir().unwrap();
-    let d = dir.path().to_str().unwrap().to_owned();
-    let s = Server::start_with(&["--data-dir", &d]);
+    let s = Server::start_in(Some(dir.path()), &[]);
     assert_eq!(s.post("/write?db=keep", "m,t=a v=1i 1").0, 204);
     assert!(s.terminate().success());
-    let s = Server::start_with(&["--data-dir", &d]);
+    let s = Server::start_in(Some(dir.path()), &[]);
     // Rows are not durable yet (no WAL), but the schema is: a conflicting type is refused.
     let (st, resp) = s.post("/write?db=keep", "m,t=a v=1.5 2");
     assert_eq!(st, 400, "{resp}");
