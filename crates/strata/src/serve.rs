@@ -27,6 +27,7 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn Error>> {
         data_dir: config.data_dir.clone(),
         catalog_limits: config.catalog_limits,
     })?);
+    let shutdown = shutdown_signal()?;
     let listener = tokio::net::TcpListener::bind(&config.http_bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.http_bind))?;
@@ -42,36 +43,23 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn Error>> {
             engine,
             limits: config.http_limits,
         },
-        shutdown_signal(),
+        shutdown,
     )
     .await?;
     tracing::info!("Strata stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!("cannot listen for SIGINT: {e}");
-            std::future::pending::<()>().await;
+/// Registers SIGINT and SIGTERM handlers now (so a signal that arrives right after
+/// the start line is never fatal) and returns a future that resolves on either.
+fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT received, shutting down"),
+            _ = term.recv() => tracing::info!("SIGTERM received, shutting down"),
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(e) => {
-                tracing::error!("cannot listen for SIGTERM: {e}");
-                std::future::pending::<()>().await;
-            }
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => tracing::info!("SIGINT received, shutting down"),
-        () = term => tracing::info!("SIGTERM received, shutting down"),
-    }
+    })
 }

@@ -142,6 +142,12 @@ impl StrColumn {
         self.offsets.push(self.data.len() as i32);
     }
 
+    /// Bytes of value `i` (no UTF-8 check: for hashing and comparing).
+    #[inline]
+    pub fn get_bytes(&self, i: usize) -> &[u8] {
+        &self.data[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+
     /// Value `i`.
     #[inline]
     pub fn get(&self, i: usize) -> &str {
@@ -205,7 +211,7 @@ impl TagColumn {
         let values = &self.values;
         if let Some(&k) = self
             .lookup
-            .find(hash, |&k| values.get(k as usize).as_bytes() == value.as_bytes())
+            .find(hash, |&k| values.get_bytes(k as usize) == value.as_bytes())
         {
             return k;
         }
@@ -213,7 +219,7 @@ impl TagColumn {
         self.values.push(value);
         let (values, hasher) = (&self.values, &self.hasher);
         self.lookup.insert_unique(hash, k, |&k| {
-            hasher.hash_one(values.get(k as usize).as_bytes())
+            hasher.hash_one(values.get_bytes(k as usize))
         });
         k
     }
@@ -224,7 +230,7 @@ impl TagColumn {
         // Consecutive rows often repeat a tag value; a compare is cheaper than a hash.
         // A null row's placeholder key may point past an empty dictionary.
         if let Some(&last) = self.keys.last().filter(|&&k| (k as usize) < self.values.len()) {
-            if self.values.get(last as usize) == value {
+            if self.values.get_bytes(last as usize) == value.as_bytes() {
                 self.keys.push(last);
                 return;
             }
