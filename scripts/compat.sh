@@ -9,7 +9,8 @@
 #   STRATA_BIN        use this strata binary instead of building one
 #   STRATA_VENV       virtualenv to (re)use [default: ~/.cache/strata-venv]
 #   PYTHON            interpreter that creates the virtualenv [default: python3]
-#   CARGO_TARGET_DIR  honoured by the build, as by any cargo command
+#   CARGO_TARGET_DIR  cargo's target directory [default: ~/.cache/strata-target,
+#                     as in scripts/test.sh, so the build cache is shared]
 #
 # Exits non-zero when the environment cannot be set up, the build fails or a
 # test fails.
@@ -57,7 +58,8 @@ if [[ -n "${STRATA_BIN:-}" ]]; then
     fi
     log "using STRATA_BIN=$STRATA_BIN"
 else
-    log "building strata (cargo build -p strata)"
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
+    log "building strata (cargo build -p strata, target dir $CARGO_TARGET_DIR)"
     # Ask cargo where it put the binary rather than guessing the target dir.
     # Diagnostics go to stderr as usual; stdout carries the JSON messages.
     # pipefail makes a failed build fail this assignment.

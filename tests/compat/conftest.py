@@ -39,7 +39,7 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 def strata_bin() -> str:
     path = os.environ.get("STRATA_BIN")
     if not path:
-        target = os.environ.get("CARGO_TARGET_DIR") or str(Path(__file__).resolve().parents[2] / "target")
+        target = os.environ.get("CARGO_TARGET_DIR") or str(Path.home() / ".cache" / "strata-target")
         path = str(Path(target) / "debug" / "strata")
     if not (os.path.isfile(path) and os.access(path, os.X_OK)):
         pytest.exit(

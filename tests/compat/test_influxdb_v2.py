@@ -139,6 +139,21 @@ def test_line_protocol_string_seconds(strata, db, v2):
     assert column_kinds(strata.url, db, "lp", ["n", "u"]) == {"n": "int", "u": "uint"}
 
 
+@pytest.mark.parametrize(
+    "precision, stamp, expected",
+    [
+        (WritePrecision.NS, 1704067200123456789, "2024-01-01T00:00:00.123456789"),
+        (WritePrecision.US, 1704067200123456, "2024-01-01T00:00:00.123456"),
+        (WritePrecision.MS, 1704067200123, "2024-01-01T00:00:00.123"),
+        (WritePrecision.S, 1704067200, "2024-01-01T00:00:00"),
+    ],
+)
+def test_write_precision(strata, db, v2, precision, stamp, expected):
+    """Every WritePrecision is sent as ?precision= and honoured."""
+    v2.write_api(write_options=SYNCHRONOUS).write(bucket=db, record=f"prec v=1i {stamp}", write_precision=precision)
+    assert_rows(sql(strata.url, db, 'SELECT "time", "v" FROM "prec"'), [{"time": ts(expected), "v": 1}])
+
+
 def test_dict_records_ms(strata, db, v2):
     """Dictionary records (measurement/tags/fields/time) at millisecond
     precision; ``field_types`` makes the client send an unsigned integer."""
@@ -188,6 +203,17 @@ def test_gzip(strata, db):
         {"time": ts("2024-01-01T00:00:01"), "i": "1", "v": 1.5},
     ])
     assert_rows(rows[-1:], [{"time": ts("2024-01-01T00:00:49"), "i": "49", "v": 49.5}])
+
+
+def test_default_batching_write_api_flushes_on_close(strata, db):
+    """The client's default write_api() batches in a background thread; closing
+    it flushes everything to the server."""
+    with InfluxDBClient(url=strata.url, token="x", org="o", timeout=30_000) as c:
+        with c.write_api() as w:
+            for i in range(3):
+                w.write(bucket=db, record=Point("batch").field("v", i).time(1704067200 + i, WritePrecision.S))
+    rows = sql(strata.url, db, 'SELECT "time", "v" FROM "batch" ORDER BY "time"')
+    assert_rows(rows, [{"time": ts(f"2024-01-01T00:00:0{i}"), "v": i} for i in range(3)])
 
 
 def test_ping_and_version(v2):

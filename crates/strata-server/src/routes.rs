@@ -13,6 +13,8 @@ pub const WRITE_V2: &str = "/api/v2/write";
 pub const WRITE_V3: &str = "/api/v3/write_lp";
 /// Arc MessagePack write.
 pub const WRITE_MSGPACK: &str = "/api/v1/write/msgpack";
+/// Arc line protocol write (database from `x-arc-database`).
+pub const WRITE_ARC_LP: &str = "/api/v1/write/line-protocol";
 /// InfluxDB v3 SQL query.
 pub const QUERY_SQL: &str = "/api/v3/query_sql";
 /// Health check (JSON).
@@ -28,6 +30,7 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(WRITE_V2, post(write::v2))
         .route(WRITE_V3, post(write::v3))
         .route(WRITE_MSGPACK, post(write::msgpack))
+        .route(WRITE_ARC_LP, post(write::arc_line_protocol))
         .route(QUERY_SQL, get(query::sql).post(query::sql))
         .route(HEALTH, get(health::health))
         .route(PING, get(health::ping).head(health::ping))

@@ -1,5 +1,6 @@
 //! Write endpoints: InfluxDB v1 (`/write`), v2 (`/api/v2/write`), v3
-//! (`/api/v3/write_lp`) and Arc MessagePack (`/api/v1/write/msgpack`).
+//! (`/api/v3/write_lp`), Arc MessagePack (`/api/v1/write/msgpack`) and Arc line
+//! protocol (`/api/v1/write/line-protocol`).
 //!
 //! All four share one path: read the body (limit, decompression), decode it into a
 //! `WriteBatch`, hand it to the engine, answer 204 when every line was written.
@@ -112,6 +113,37 @@ pub(crate) async fn v3(State(s): State<AppState>, Query(p): Query<Params>, h: He
 /// Database header of Arc's MessagePack API.
 const ARC_DATABASE_HEADER: &str = "x-arc-database";
 
+/// The database named by Arc's header, `default` when absent.
+fn arc_database(h: &HeaderMap) -> Result<String, ApiError> {
+    match h.get(ARC_DATABASE_HEADER) {
+        None => Ok("default".to_owned()),
+        Some(v) => v
+            .to_str()
+            .map(|s| s.trim().to_owned())
+            .map_err(|_| ApiError::BadRequest(format!("header {ARC_DATABASE_HEADER} is not valid text"))),
+    }
+}
+
+/// Arc's line-protocol route: database from `x-arc-database`, nanosecond
+/// timestamps unless `precision=` (v2 values) says otherwise.
+pub(crate) async fn arc_line_protocol(
+    State(s): State<AppState>,
+    Query(p): Query<Params>,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    let req = (|| {
+        Ok(WriteRequest {
+            endpoint: routes::WRITE_ARC_LP,
+            db: arc_database(&h)?,
+            precision: precision(&p, Precision::Nanosecond, Precision::parse_v2)?,
+            accept_partial: true,
+            format: Format::LineProtocol,
+        })
+    })();
+    run(s, routes::WRITE_ARC_LP, req, h, b).await
+}
+
 pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) -> Response {
     let req = (|| {
         let ct = h
@@ -125,14 +157,7 @@ pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) ->
                 )));
             }
         }
-        let db = match h.get(ARC_DATABASE_HEADER) {
-            None => "default".to_owned(),
-            Some(v) => v
-                .to_str()
-                .map_err(|_| ApiError::BadRequest(format!("header {ARC_DATABASE_HEADER} is not valid text")))?
-                .trim()
-                .to_owned(),
-        };
+        let db = arc_database(&h)?;
         Ok(WriteRequest {
             endpoint: routes::WRITE_MSGPACK,
             db,

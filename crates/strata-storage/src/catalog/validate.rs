@@ -115,7 +115,7 @@ fn plan(
                 Some(known) if known.kind == col.kind() => {}
                 Some(known) => {
                     let msg = format!(
-                        "column {:?} of table {:?} is a {}, but this line offers a {}",
+                        "column {:?} of table {:?} is {}, but this line offers {}",
                         col.name(),
                         table.name(),
                         describe(known.kind),
@@ -145,8 +145,11 @@ fn plan(
     Ok(plan)
 }
 
+/// "a tag", "an integer field", ...
 fn describe(kind: ColumnKind) -> String {
-    kind.to_string()
+    let name = kind.to_string();
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {name}")
 }
 
 /// Reports rejected rows as errors and, when `remove`, drops them from the batch.
