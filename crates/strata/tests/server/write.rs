@@ -150,3 +150,22 @@ fn schema_evolution_adds_columns() {
         ])
     );
 }
+
+#[test]
+fn arc_line_protocol_route() {
+    let s = Server::start();
+    let r = s
+        .client
+        .post(s.url("/api/v1/write/line-protocol"))
+        .header("x-arc-database", "arclp")
+        .header("Content-Type", "text/plain")
+        .body("cpu,host=a usage=1.5 1700000000000000000")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap_or_default());
+    let rows = s.sql("arclp", "SELECT host, usage, time FROM cpu");
+    assert_eq!(
+        serde_json::Value::Array(rows),
+        json!([{"host": "a", "usage": 1.5, "time": "2023-11-14T22:13:20.000000000Z"}])
+    );
+}
