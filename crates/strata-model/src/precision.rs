@@ -137,8 +137,14 @@ mod tests {
 
     #[test]
     fn parse_and_convert() {
-        assert_eq!(Precision::parse_v1("h").unwrap().to_nanos(1), Some(3_600_000_000_000));
-        assert_eq!(Precision::parse_v2("ms").unwrap().to_nanos(2), Some(2_000_000));
+        assert_eq!(
+            Precision::parse_v1("h").unwrap().to_nanos(1),
+            Some(3_600_000_000_000)
+        );
+        assert_eq!(
+            Precision::parse_v2("ms").unwrap().to_nanos(2),
+            Some(2_000_000)
+        );
         assert!(Precision::parse_v2("m").is_err());
         assert!(Precision::parse_v3("h").is_err());
         assert_eq!(Precision::Second.to_nanos(i64::MAX), None);
@@ -149,15 +155,30 @@ mod tests {
     #[test]
     fn auto_inference_follows_arc() {
         let auto = Precision::Auto;
-        assert_eq!(auto.to_nanos(1_700_000_000), Some(1_700_000_000_000_000_000));
-        assert_eq!(auto.to_nanos(1_700_000_000_000), Some(1_700_000_000_000_000_000));
-        assert_eq!(auto.to_nanos(1_700_000_000_000_000), Some(1_700_000_000_000_000_000));
-        assert_eq!(auto.to_nanos(1_700_000_000_000_000_000), Some(1_700_000_000_000_000_000));
+        assert_eq!(
+            auto.to_nanos(1_700_000_000),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            auto.to_nanos(1_700_000_000_000),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            auto.to_nanos(1_700_000_000_000_000),
+            Some(1_700_000_000_000_000_000)
+        );
+        assert_eq!(
+            auto.to_nanos(1_700_000_000_000_000_000),
+            Some(1_700_000_000_000_000_000)
+        );
     }
 
     #[test]
     fn now_truncated() {
-        assert_eq!(Precision::Second.now_truncated(1_999_999_999), 1_000_000_000);
+        assert_eq!(
+            Precision::Second.now_truncated(1_999_999_999),
+            1_000_000_000
+        );
         assert_eq!(Precision::Nanosecond.now_truncated(7), 7);
     }
 }

@@ -36,7 +36,9 @@ pub struct QueryStream {
 
 impl std::fmt::Debug for QueryStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryStream").field("schema", &self.schema).finish_non_exhaustive()
+        f.debug_struct("QueryStream")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
     }
 }
 
@@ -67,7 +69,10 @@ impl QueryExecutor {
         catalog
             .register_schema(
                 SCHEMA_NAME,
-                Arc::new(DatabaseProvider::new(Arc::clone(&self.engine), Arc::clone(schema))),
+                Arc::new(DatabaseProvider::new(
+                    Arc::clone(&self.engine),
+                    Arc::clone(schema),
+                )),
             )
             .map_err(QueryError::from)?;
         ctx.register_catalog(CATALOG_NAME, Arc::new(catalog));
@@ -83,7 +88,9 @@ impl QueryExecutor {
             .with_allow_statements(false);
         let df = ctx.sql_with_options(sql, options).await.map_err(|e| {
             let msg = e.to_string();
-            if msg.contains("not supported") && (msg.contains("DDL") || msg.contains("DML") || msg.contains("Statement")) {
+            if msg.contains("not supported")
+                && (msg.contains("DDL") || msg.contains("DML") || msg.contains("Statement"))
+            {
                 QueryError::NotAllowed(format!("{msg} (the query API is read-only)"))
             } else {
                 QueryError::from(e)

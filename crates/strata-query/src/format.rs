@@ -132,9 +132,10 @@ impl<'a> ColumnRenderer<'a> {
             };
         }
         match a.data_type() {
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                Cell::Text(ts_string(a.as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>().value(row)))
-            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => Cell::Text(ts_string(
+                a.as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>()
+                    .value(row),
+            )),
             DataType::Dictionary(_, _) => {
                 let values = match a.as_any_dictionary_opt() {
                     Some(d) => {

@@ -107,7 +107,8 @@ impl TableProvider for BufferTable {
             .map(|t| t.snapshot(range.min, range.max))
             .unwrap_or_default();
         let partitions = state.config().target_partitions().max(1);
-        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); partitions.min(batches.len()).max(1)];
+        let mut parts: Vec<Vec<RecordBatch>> =
+            vec![Vec::new(); partitions.min(batches.len()).max(1)];
         let n = parts.len();
         for (i, b) in batches.iter().enumerate() {
             parts[i % n].push(widen(&schema, b)?);

@@ -16,17 +16,29 @@ fn write(engine: &Engine, rows: &[(&str, i64, Option<f64>)]) {
         tb.push_tag(h, host);
         match v {
             Some(v) => {
-                let c = tb.resolve_column(1, "usage", ColumnKind::Field(FieldType::Float)).unwrap();
+                let c = tb
+                    .resolve_column(1, "usage", ColumnKind::Field(FieldType::Float))
+                    .unwrap();
                 tb.push_field(c, FieldValue::F64(*v));
             }
             None => {
-                let c = tb.resolve_column(1, "note", ColumnKind::Field(FieldType::String)).unwrap();
+                let c = tb
+                    .resolve_column(1, "note", ColumnKind::Field(FieldType::String))
+                    .unwrap();
                 tb.push_field(c, FieldValue::Str("n\"ote"));
             }
         }
     }
     b.finish();
-    let out = engine.write("db", b, WriteOptions { accept_partial: true }).unwrap();
+    let out = engine
+        .write(
+            "db",
+            b,
+            WriteOptions {
+                accept_partial: true,
+            },
+        )
+        .unwrap();
     assert!(out.errors.is_empty());
 }
 
@@ -38,7 +50,13 @@ async fn pretty(q: &QueryExecutor, sql: &str) -> String {
 #[tokio::test]
 async fn sql_over_buffer_with_schema_evolution() {
     let engine = Arc::new(Engine::in_memory(CatalogLimits::default()));
-    write(&engine, &[("a", 1_000_000_000, Some(1.5)), ("b", 2_000_000_000, Some(2.5))]);
+    write(
+        &engine,
+        &[
+            ("a", 1_000_000_000, Some(1.5)),
+            ("b", 2_000_000_000, Some(2.5)),
+        ],
+    );
     write(&engine, &[("a", 3_000_000_000, None)]);
     let q = QueryExecutor::new(Arc::clone(&engine));
     let out = pretty(&q, "SELECT host, note, usage, time FROM cpu ORDER BY time").await;
@@ -51,9 +69,17 @@ async fn sql_over_buffer_with_schema_evolution() {
 | a    | n\"ote |       | 1970-01-01T00:00:03 |
 +------+-------+-------+---------------------+";
     assert_eq!(out, expected);
-    let out = pretty(&q, "SELECT count(*) AS n FROM cpu WHERE time >= '1970-01-01T00:00:02Z'").await;
+    let out = pretty(
+        &q,
+        "SELECT count(*) AS n FROM cpu WHERE time >= '1970-01-01T00:00:02Z'",
+    )
+    .await;
     assert!(out.contains("| 2 |"), "{out}");
-    let out = pretty(&q, "SELECT host, sum(usage) AS s FROM cpu GROUP BY host ORDER BY host").await;
+    let out = pretty(
+        &q,
+        "SELECT host, sum(usage) AS s FROM cpu GROUP BY host ORDER BY host",
+    )
+    .await;
     assert!(out.contains("| a    | 1.5 |"), "{out}");
 }
 
@@ -63,30 +89,48 @@ async fn show_tables_information_schema_and_errors() {
     write(&engine, &[("a", 1, Some(1.0))]);
     let q = QueryExecutor::new(Arc::clone(&engine));
     let out = pretty(&q, "SHOW TABLES").await;
-    assert!(out.contains("| public        | iox                | cpu"), "{out}");
+    assert!(
+        out.contains("| public        | iox                | cpu"),
+        "{out}"
+    );
     let out = pretty(
         &q,
         "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'cpu' ORDER BY column_name",
     )
     .await;
     assert!(out.contains("Dictionary(Int32, Utf8)"), "{out}");
-    assert!(matches!(q.collect("nope", "SELECT 1").await, Err(QueryError::DatabaseNotFound(_))));
+    assert!(matches!(
+        q.collect("nope", "SELECT 1").await,
+        Err(QueryError::DatabaseNotFound(_))
+    ));
     let err = q.collect("db", "SELECT * FROM missing").await.unwrap_err();
     assert!(matches!(err, QueryError::Plan(_)), "{err:?}");
     assert!(err.to_string().contains("missing"), "{err}");
     let err = q.collect("db", "CREATE TABLE t(a int)").await.unwrap_err();
     assert!(matches!(err, QueryError::NotAllowed(_)), "{err:?}");
-    let err = q.collect("db", "INSERT INTO cpu (host) VALUES ('x')").await.unwrap_err();
+    let err = q
+        .collect("db", "INSERT INTO cpu (host) VALUES ('x')")
+        .await
+        .unwrap_err();
     assert!(matches!(err, QueryError::NotAllowed(_)), "{err:?}");
 }
 
 #[tokio::test]
 async fn encoders_render_nulls_and_timestamps() {
     let engine = Arc::new(Engine::in_memory(CatalogLimits::default()));
-    write(&engine, &[("a", 1_500_000_000, Some(0.0)), ("b,c", 2_000_000_000, None)]);
+    write(
+        &engine,
+        &[
+            ("a", 1_500_000_000, Some(0.0)),
+            ("b,c", 2_000_000_000, None),
+        ],
+    );
     let q = QueryExecutor::new(Arc::clone(&engine));
     let batches = q
-        .collect("db", "SELECT host, note, usage, time FROM cpu ORDER BY time")
+        .collect(
+            "db",
+            "SELECT host, note, usage, time FROM cpu ORDER BY time",
+        )
         .await
         .unwrap();
     let schema = batches[0].schema();

@@ -116,10 +116,18 @@ mod tests {
     fn bounds_from_comparisons() {
         let f = [col("time").gt_eq(ts(10)), ts(20).gt(col("time"))];
         assert_eq!(TimeRange::from_filters(&f), TimeRange { min: 10, max: 19 });
-        let f = [col("time").between(ts(5), ts(7)).and(col("host").eq(lit("a")))];
+        let f = [col("time")
+            .between(ts(5), ts(7))
+            .and(col("host").eq(lit("a")))];
         assert_eq!(TimeRange::from_filters(&f), TimeRange { min: 5, max: 7 });
         assert!(!TimeRange::is_time_bound(&col("host").eq(lit("a"))));
         let us = lit(ScalarValue::TimestampMicrosecond(Some(3), None));
-        assert_eq!(TimeRange::from_filters(&[col("time").eq(us)]), TimeRange { min: 3000, max: 3000 });
+        assert_eq!(
+            TimeRange::from_filters(&[col("time").eq(us)]),
+            TimeRange {
+                min: 3000,
+                max: 3000
+            }
+        );
     }
 }

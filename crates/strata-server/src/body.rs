@@ -18,9 +18,12 @@ pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Resul
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::TooLarge { limit });
     }
-    let encoding = headers
-        .get(header::CONTENT_ENCODING)
-        .map(|v| v.to_str().unwrap_or("<not text>").trim().to_ascii_lowercase());
+    let encoding = headers.get(header::CONTENT_ENCODING).map(|v| {
+        v.to_str()
+            .unwrap_or("<not text>")
+            .trim()
+            .to_ascii_lowercase()
+    });
     // Check the encoding before reading: a client sending an unknown one wants to
     // hear so regardless of size.
     let kind = match encoding.as_deref() {

@@ -37,7 +37,9 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     /// 413: body larger than the limit.
-    #[error("request body exceeds the limit of {limit} bytes (after decompression); split the write into smaller batches")]
+    #[error(
+        "request body exceeds the limit of {limit} bytes (after decompression); split the write into smaller batches"
+    )]
     TooLarge {
         /// The limit in bytes.
         limit: usize,
@@ -45,6 +47,9 @@ pub enum ApiError {
     /// 415: unsupported content encoding.
     #[error("unsupported Content-Encoding {0:?}; use gzip, zstd or none")]
     UnsupportedEncoding(String),
+    /// 415: unsupported content type.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// 500: a failure on our side.
     #[error("{0}")]
     Internal(String),
@@ -58,7 +63,9 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedEncoding(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedEncoding(_) | ApiError::UnsupportedMediaType(_) => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,7 +89,8 @@ impl IntoResponse for ApiError {
             error: self.to_string(),
             lines,
         };
-        let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"internal error\"}".to_vec());
+        let bytes = serde_json::to_vec(&body)
+            .unwrap_or_else(|_| b"{\"error\":\"internal error\"}".to_vec());
         let mut resp = (status, bytes).into_response();
         resp.headers_mut().insert(
             header::CONTENT_TYPE,

@@ -54,19 +54,32 @@ impl Metrics {
             .iter()
             .map(|e| {
                 let (ep, st) = *e.key();
-                (ep, st, e.requests.load(Ordering::Relaxed), e.rows.load(Ordering::Relaxed))
+                (
+                    ep,
+                    st,
+                    e.requests.load(Ordering::Relaxed),
+                    e.rows.load(Ordering::Relaxed),
+                )
             })
             .collect();
         rows.sort();
         out.push_str("# HELP strata_http_requests_total HTTP requests by endpoint and status.\n");
         out.push_str("# TYPE strata_http_requests_total counter\n");
         for (ep, st, n, _) in &rows {
-            let _ = writeln!(out, "strata_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "strata_http_requests_total{{endpoint=\"{ep}\",status=\"{st}\"}} {n}"
+            );
         }
-        out.push_str("# HELP strata_rows_written_total Rows written, by endpoint and response status.\n");
+        out.push_str(
+            "# HELP strata_rows_written_total Rows written, by endpoint and response status.\n",
+        );
         out.push_str("# TYPE strata_rows_written_total counter\n");
         for (ep, st, _, r) in &rows {
-            let _ = writeln!(out, "strata_rows_written_total{{endpoint=\"{ep}\",status=\"{st}\"}} {r}");
+            let _ = writeln!(
+                out,
+                "strata_rows_written_total{{endpoint=\"{ep}\",status=\"{st}\"}} {r}"
+            );
         }
         let mut recv: Vec<_> = self
             .received
@@ -77,7 +90,10 @@ impl Metrics {
         out.push_str("# HELP strata_http_received_bytes_total Request body bytes received (before decompression).\n");
         out.push_str("# TYPE strata_http_received_bytes_total counter\n");
         for (ep, b) in recv {
-            let _ = writeln!(out, "strata_http_received_bytes_total{{endpoint=\"{ep}\"}} {b}");
+            let _ = writeln!(
+                out,
+                "strata_http_received_bytes_total{{endpoint=\"{ep}\"}} {b}"
+            );
         }
         out.push_str("# HELP strata_buffer_rows Rows held in the write buffer, by database.\n");
         out.push_str("# TYPE strata_buffer_rows gauge\n");
@@ -95,5 +111,7 @@ impl Metrics {
 
 /// Label value escaping (database names are already restricted; this is defence).
 fn escape(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }

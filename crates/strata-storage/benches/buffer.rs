@@ -16,12 +16,28 @@ use strata_storage::{Engine, WriteOptions};
 const ROWS: usize = 10_000;
 const HOSTS: usize = 1_000;
 const TAGS: [&str; 10] = [
-    "hostname", "region", "datacenter", "rack", "os", "arch", "team", "service",
-    "service_version", "service_environment",
+    "hostname",
+    "region",
+    "datacenter",
+    "rack",
+    "os",
+    "arch",
+    "team",
+    "service",
+    "service_version",
+    "service_environment",
 ];
 const FIELDS: [&str; 10] = [
-    "usage_user", "usage_system", "usage_idle", "usage_nice", "usage_iowait", "usage_irq",
-    "usage_softirq", "usage_steal", "usage_guest", "usage_guest_nice",
+    "usage_user",
+    "usage_system",
+    "usage_idle",
+    "usage_nice",
+    "usage_iowait",
+    "usage_irq",
+    "usage_softirq",
+    "usage_steal",
+    "usage_guest",
+    "usage_guest_nice",
 ];
 
 /// TSBS-like rows; `host_offset` makes host names unique across calls.
@@ -31,7 +47,10 @@ fn tsbs_batch(host_of_row: impl Fn(usize) -> usize) -> WriteBatch {
     let mut name = String::new();
     for row in 0..ROWS {
         let host = host_of_row(row);
-        t.begin_row(row as u32 + 1, 1_700_000_000_000_000_000 + (row / HOSTS) as i64 * 10_000_000_000);
+        t.begin_row(
+            row as u32 + 1,
+            1_700_000_000_000_000_000 + (row / HOSTS) as i64 * 10_000_000_000,
+        );
         for (pos, tag) in TAGS.iter().enumerate() {
             name.clear();
             if pos == 0 {
@@ -59,11 +78,15 @@ fn tsbs_batch(host_of_row: impl Fn(usize) -> usize) -> WriteBatch {
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("buffer_append");
     g.throughput(Throughput::Elements(ROWS as u64));
-    let opts = WriteOptions { accept_partial: true };
+    let opts = WriteOptions {
+        accept_partial: true,
+    };
 
     let engine = Engine::in_memory(CatalogLimits::default());
     let existing = tsbs_batch(|row| row % HOSTS);
-    engine.write("db", existing.clone(), opts).expect("warm-up write");
+    engine
+        .write("db", existing.clone(), opts)
+        .expect("warm-up write");
     g.bench_function("existing_series", |b| {
         b.iter_batched(
             || existing.clone(),
@@ -73,7 +96,9 @@ fn bench(c: &mut Criterion) {
     });
 
     let engine = Engine::in_memory(CatalogLimits::default());
-    engine.write("db", existing.clone(), opts).expect("warm-up write");
+    engine
+        .write("db", existing.clone(), opts)
+        .expect("warm-up write");
     let mut next = 0usize;
     g.bench_function("new_series", |b| {
         b.iter_batched(

@@ -71,14 +71,15 @@ pub(crate) struct ServeConfig {
 fn size(option: &'static str, v: Option<String>, default: usize) -> Result<usize, ConfigError> {
     match v {
         None => Ok(default),
-        Some(s) => parse_size(&s).and_then(|n| {
-            if n == 0 {
-                Err("must be greater than zero".to_owned())
-            } else {
-                Ok(n)
-            }
-        })
-        .map_err(|message| ConfigError::Invalid { option, message }),
+        Some(s) => parse_size(&s)
+            .and_then(|n| {
+                if n == 0 {
+                    Err("must be greater than zero".to_owned())
+                } else {
+                    Ok(n)
+                }
+            })
+            .map_err(|message| ConfigError::Invalid { option, message }),
     }
 }
 
@@ -110,7 +111,8 @@ impl ServeConfig {
         };
         let http = HttpLimits::default();
         let cat = CatalogLimits::default();
-        let text = |a: Option<String>, f: Option<FileSize>| a.or_else(|| f.map(FileSize::into_text));
+        let text =
+            |a: Option<String>, f: Option<FileSize>| a.or_else(|| f.map(FileSize::into_text));
         Ok(Self {
             data_dir: args
                 .data_dir
@@ -139,7 +141,11 @@ impl ServeConfig {
                 max_error_lines: http.max_error_lines,
             },
             catalog_limits: CatalogLimits {
-                max_databases: count("--max-databases", args.max_databases.or(file.max_databases), cat.max_databases)?,
+                max_databases: count(
+                    "--max-databases",
+                    args.max_databases.or(file.max_databases),
+                    cat.max_databases,
+                )?,
                 max_tables_per_db: count(
                     "--max-tables-per-db",
                     args.max_tables_per_db.or(file.max_tables_per_db),

@@ -10,7 +10,8 @@ use tracing_subscriber::EnvFilter;
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn Error>> {
     let config = ServeConfig::resolve(args)?;
-    let filter = EnvFilter::try_new(&config.log).map_err(|e| format!("--log {:?}: {e}", config.log))?;
+    let filter =
+        EnvFilter::try_new(&config.log).map_err(|e| format!("--log {:?}: {e}", config.log))?;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

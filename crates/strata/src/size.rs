@@ -16,7 +16,11 @@ pub(crate) fn parse_size(s: &str) -> Result<usize, String> {
         "kb" => 1_000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
-        other => return Err(format!("invalid size unit {other:?} in {s:?}; use B, KiB, MiB, GiB, KB, MB or GB")),
+        other => {
+            return Err(format!(
+                "invalid size unit {other:?} in {s:?}; use B, KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
     };
     n.checked_mul(mult)
         .and_then(|v| usize::try_from(v).ok())

@@ -73,10 +73,10 @@ impl Validity {
         }
         self.len = len;
         self.bytes.truncate(len.div_ceil(8));
-        if len % 8 != 0 {
-            if let Some(last) = self.bytes.last_mut() {
-                *last &= (1u8 << (len % 8)) - 1;
-            }
+        if !len.is_multiple_of(8)
+            && let Some(last) = self.bytes.last_mut()
+        {
+            *last &= (1u8 << (len % 8)) - 1;
         }
     }
 
@@ -218,9 +218,8 @@ impl TagColumn {
         let k = self.values.len() as i32;
         self.values.push(value);
         let (values, hasher) = (&self.values, &self.hasher);
-        self.lookup.insert_unique(hash, k, |&k| {
-            hasher.hash_one(values.get_bytes(k as usize))
-        });
+        self.lookup
+            .insert_unique(hash, k, |&k| hasher.hash_one(values.get_bytes(k as usize)));
         k
     }
 
@@ -229,11 +228,14 @@ impl TagColumn {
     pub fn push(&mut self, value: &str) {
         // Consecutive rows often repeat a tag value; a compare is cheaper than a hash.
         // A null row's placeholder key may point past an empty dictionary.
-        if let Some(&last) = self.keys.last().filter(|&&k| (k as usize) < self.values.len()) {
-            if self.values.get_bytes(last as usize) == value.as_bytes() {
-                self.keys.push(last);
-                return;
-            }
+        if let Some(&last) = self
+            .keys
+            .last()
+            .filter(|&&k| (k as usize) < self.values.len())
+            && self.values.get_bytes(last as usize) == value.as_bytes()
+        {
+            self.keys.push(last);
+            return;
         }
         let k = self.intern(value);
         self.keys.push(k);

@@ -335,9 +335,8 @@ impl TableBatch {
         let idx = self.columns.len();
         self.columns.push(BatchColumn::new(name, kind));
         let (columns, hasher) = (&self.columns, &self.hasher);
-        self.by_name.insert_unique(hash, idx, |&i| {
-            hasher.hash_one(columns[i].name.as_bytes())
-        });
+        self.by_name
+            .insert_unique(hash, idx, |&i| hasher.hash_one(columns[i].name.as_bytes()));
         Ok(idx)
     }
 

@@ -27,7 +27,9 @@ fn sparse_columns_are_padded_with_nulls() {
     let x = &t.columns()[1];
     assert_eq!(x.null_count(), 2);
     assert!(x.is_valid(1));
-    let ColumnData::I64(v) = x.data() else { panic!() };
+    let ColumnData::I64(v) = x.data() else {
+        panic!()
+    };
     assert_eq!(v, &[0, 7, 0]);
 }
 
@@ -45,10 +47,14 @@ fn duplicate_keys_last_wins() {
     t.push_tag(h, "b");
     b.finish();
     let t = &b.tables()[0];
-    let ColumnData::Str(v) = t.columns()[0].data() else { panic!() };
+    let ColumnData::Str(v) = t.columns()[0].data() else {
+        panic!()
+    };
     assert_eq!(v.len(), 1);
     assert_eq!(v.get(0), "second");
-    let ColumnData::Tag(v) = t.columns()[1].data() else { panic!() };
+    let ColumnData::Tag(v) = t.columns()[1].data() else {
+        panic!()
+    };
     assert_eq!(v.get(0), "b");
 }
 
@@ -90,13 +96,19 @@ fn retain_rows_filters_every_column() {
     }
     b.table_mut("other").begin_row(9, 9);
     b.finish();
-    assert_eq!(b.tables().len(), 2, "a table without columns still has rows");
+    assert_eq!(
+        b.tables().len(),
+        2,
+        "a table without columns still has rows"
+    );
     let t = &mut b.tables_mut()[0];
     t.retain_rows(&[true, false, true, false, true]);
     assert_eq!(t.time(), &[0, 2, 4]);
     assert_eq!(t.lines(), &[1, 3, 5]);
     let v = &t.columns()[1];
     assert_eq!(v.null_count(), 1);
-    let ColumnData::I64(vals) = v.data() else { panic!() };
+    let ColumnData::I64(vals) = v.data() else {
+        panic!()
+    };
     assert_eq!(vals, &[0, 0, 4]);
 }

@@ -43,7 +43,8 @@ pub(crate) async fn not_found(uri: Uri) -> ApiError {
 }
 
 pub(crate) async fn method_not_allowed(uri: Uri) -> Response {
-    let mut r = ApiError::BadRequest(format!("method not allowed for {}", uri.path())).into_response();
+    let mut r =
+        ApiError::BadRequest(format!("method not allowed for {}", uri.path())).into_response();
     *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
     r
 }

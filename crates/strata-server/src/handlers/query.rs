@@ -32,7 +32,12 @@ struct QueryRequest {
     format: Format,
 }
 
-fn request(method: &Method, p: Params, headers: &HeaderMap, body: &[u8]) -> Result<QueryRequest, ApiError> {
+fn request(
+    method: &Method,
+    p: Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<QueryRequest, ApiError> {
     let mut from_body = QueryBody::default();
     if *method == Method::POST && !body.is_empty() {
         let ct = headers
@@ -47,9 +52,13 @@ fn request(method: &Method, p: Params, headers: &HeaderMap, body: &[u8]) -> Resu
         from_body = serde_json::from_slice(body)
             .map_err(|e| ApiError::BadRequest(format!("invalid JSON body: {e}")))?;
     }
-    let pick = |b: Option<String>, key: &str| b.or_else(|| p.get(key).cloned()).filter(|s| !s.trim().is_empty());
-    let db = pick(from_body.db, "db")
-        .ok_or_else(|| ApiError::BadRequest("missing parameter \"db\": the database to query".into()))?;
+    let pick = |b: Option<String>, key: &str| {
+        b.or_else(|| p.get(key).cloned())
+            .filter(|s| !s.trim().is_empty())
+    };
+    let db = pick(from_body.db, "db").ok_or_else(|| {
+        ApiError::BadRequest("missing parameter \"db\": the database to query".into())
+    })?;
     let q = pick(from_body.q, "q")
         .ok_or_else(|| ApiError::BadRequest("missing parameter \"q\": the SQL to run".into()))?;
     let format = match pick(from_body.format, "format") {
@@ -74,7 +83,13 @@ pub(crate) async fn sql(
     resp
 }
 
-async fn run(s: &AppState, method: &Method, p: Params, headers: &HeaderMap, body: &[u8]) -> Result<Response, ApiError> {
+async fn run(
+    s: &AppState,
+    method: &Method,
+    p: Params,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Response, ApiError> {
     let req = request(method, p, headers, body)?;
     let mut q = s.query.sql(&req.db, &req.q).await?;
     // Wait for the first batch so that early execution errors still get a status.
@@ -86,28 +101,36 @@ async fn run(s: &AppState, method: &Method, p: Params, headers: &HeaderMap, body
     let mut encoder = Encoder::new(req.format, q.schema);
     let mut head = encoder.begin();
     if let Some(b) = &first {
-        head.push_str(&encoder.batch(b).map_err(|e| ApiError::Internal(e.to_string()))?);
+        head.push_str(
+            &encoder
+                .batch(b)
+                .map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
     }
-    let rest = futures::stream::unfold((q.stream, encoder, false), |(mut stream, mut enc, done)| async move {
-        if done {
-            return None;
-        }
-        match stream.next().await {
-            Some(Ok(b)) => {
-                let chunk = enc.batch(&b).map_err(std::io::Error::other);
-                Some((chunk.map(Bytes::from), (stream, enc, false)))
+    let rest = futures::stream::unfold(
+        (q.stream, encoder, false),
+        |(mut stream, mut enc, done)| async move {
+            if done {
+                return None;
             }
-            Some(Err(e)) => {
-                tracing::warn!(error = %e, "query failed after the response started");
-                Some((Err(std::io::Error::other(e)), (stream, enc, true)))
+            match stream.next().await {
+                Some(Ok(b)) => {
+                    let chunk = enc.batch(&b).map_err(std::io::Error::other);
+                    Some((chunk.map(Bytes::from), (stream, enc, false)))
+                }
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "query failed after the response started");
+                    Some((Err(std::io::Error::other(e)), (stream, enc, true)))
+                }
+                None => {
+                    let tail = enc.end();
+                    Some((Ok(Bytes::from(tail)), (stream, enc, true)))
+                }
             }
-            None => {
-                let tail = enc.end();
-                Some((Ok(Bytes::from(tail)), (stream, enc, true)))
-            }
-        }
-    });
-    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) }).chain(rest);
+        },
+    );
+    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
+        .chain(rest);
     let mut resp = Response::new(Body::from_stream(body));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -69,7 +69,12 @@ fn precision(
     }
 }
 
-pub(crate) async fn v1(State(s): State<AppState>, Query(p): Query<Params>, h: HeaderMap, b: Body) -> Response {
+pub(crate) async fn v1(
+    State(s): State<AppState>,
+    Query(p): Query<Params>,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
     let req = (|| {
         Ok(WriteRequest {
             endpoint: routes::WRITE_V1,
@@ -82,7 +87,12 @@ pub(crate) async fn v1(State(s): State<AppState>, Query(p): Query<Params>, h: He
     run(s, routes::WRITE_V1, req, h, b).await
 }
 
-pub(crate) async fn v2(State(s): State<AppState>, Query(p): Query<Params>, h: HeaderMap, b: Body) -> Response {
+pub(crate) async fn v2(
+    State(s): State<AppState>,
+    Query(p): Query<Params>,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
     let req = (|| {
         Ok(WriteRequest {
             endpoint: routes::WRITE_V2,
@@ -95,7 +105,12 @@ pub(crate) async fn v2(State(s): State<AppState>, Query(p): Query<Params>, h: He
     run(s, routes::WRITE_V2, req, h, b).await
 }
 
-pub(crate) async fn v3(State(s): State<AppState>, Query(p): Query<Params>, h: HeaderMap, b: Body) -> Response {
+pub(crate) async fn v3(
+    State(s): State<AppState>,
+    Query(p): Query<Params>,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
     let req = (|| {
         // no_sync is accepted and validated; it changes nothing until the WAL exists.
         parse_bool(&p, "no_sync", false)?;
@@ -117,10 +132,9 @@ const ARC_DATABASE_HEADER: &str = "x-arc-database";
 fn arc_database(h: &HeaderMap) -> Result<String, ApiError> {
     match h.get(ARC_DATABASE_HEADER) {
         None => Ok("default".to_owned()),
-        Some(v) => v
-            .to_str()
-            .map(|s| s.trim().to_owned())
-            .map_err(|_| ApiError::BadRequest(format!("header {ARC_DATABASE_HEADER} is not valid text"))),
+        Some(v) => v.to_str().map(|s| s.trim().to_owned()).map_err(|_| {
+            ApiError::BadRequest(format!("header {ARC_DATABASE_HEADER} is not valid text"))
+        }),
     }
 }
 
@@ -149,13 +163,24 @@ pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) ->
         let ct = h
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or("").trim().to_ascii_lowercase());
-        if let Some(ct) = ct {
-            if !matches!(ct.as_str(), "application/msgpack" | "application/x-msgpack" | "application/vnd.msgpack" | "application/octet-stream" | "") {
-                return Err(ApiError::BadRequest(format!(
-                    "unsupported Content-Type {ct:?}; send application/msgpack"
-                )));
-            }
+            .map(|v| {
+                v.split(';')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .to_ascii_lowercase()
+            });
+        const ACCEPTED: [&str; 5] = [
+            "application/msgpack",
+            "application/x-msgpack",
+            "application/vnd.msgpack",
+            "application/octet-stream",
+            "",
+        ];
+        if let Some(ct) = ct.filter(|ct| !ACCEPTED.contains(&ct.as_str())) {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "unsupported Content-Type {ct:?}; send application/msgpack"
+            )));
         }
         let db = arc_database(&h)?;
         Ok(WriteRequest {
@@ -178,7 +203,11 @@ async fn run(
 ) -> Response {
     let (status, rows, resp) = match req {
         Ok(req) => match write(&s, req, &headers, body).await {
-            Ok(rows) => (StatusCode::NO_CONTENT, rows, StatusCode::NO_CONTENT.into_response()),
+            Ok(rows) => (
+                StatusCode::NO_CONTENT,
+                rows,
+                StatusCode::NO_CONTENT.into_response(),
+            ),
             Err((rows, e)) => (e.status(), rows, e.into_response()),
         },
         Err(e) => (e.status(), 0, e.into_response()),
@@ -203,8 +232,12 @@ async fn write(
     opts.max_tag_value_len = s.limits.max_tag_value_len;
     let Parsed { batch, errors } = match req.format {
         Format::LineProtocol => strata_ingest::line_protocol::parse(&bytes, &opts),
-        Format::MessagePack => strata_ingest::msgpack::decode(&bytes, &opts)
-            .map_err(|e| (0, ApiError::BadRequest(format!("invalid MessagePack body: {e}"))))?,
+        Format::MessagePack => strata_ingest::msgpack::decode(&bytes, &opts).map_err(|e| {
+            (
+                0,
+                ApiError::BadRequest(format!("invalid MessagePack body: {e}")),
+            )
+        })?,
     };
     let offered = batch.row_count() + errors.len();
     let mut lines: Vec<LineMessage> = errors
@@ -245,10 +278,18 @@ fn engine_error(e: strata_storage::EngineError) -> ApiError {
     }
 }
 
-fn rejected(s: &AppState, mut lines: Vec<LineMessage>, offered: usize, written: u64, partial: bool) -> ApiError {
+fn rejected(
+    s: &AppState,
+    mut lines: Vec<LineMessage>,
+    offered: usize,
+    written: u64,
+    partial: bool,
+) -> ApiError {
     let n = lines.len();
     let message = if !partial {
-        format!("write rejected: {n} of {offered} lines are invalid and accept_partial=false, so nothing was written")
+        format!(
+            "write rejected: {n} of {offered} lines are invalid and accept_partial=false, so nothing was written"
+        )
     } else if written == 0 {
         format!("no data written: all {n} lines were rejected")
     } else {
@@ -256,7 +297,10 @@ fn rejected(s: &AppState, mut lines: Vec<LineMessage>, offered: usize, written: 
     };
     let message = if n > s.limits.max_error_lines {
         lines.truncate(s.limits.max_error_lines);
-        format!("{message} (first {} rejected lines listed)", s.limits.max_error_lines)
+        format!(
+            "{message} (first {} rejected lines listed)",
+            s.limits.max_error_lines
+        )
     } else {
         message
     };

@@ -48,7 +48,10 @@ pub(crate) fn to_record_batch(batch: TableBatch) -> Result<(RecordBatch, i64, i6
                 let (keys, values) = tags.into_parts();
                 let keys = Int32Array::new(ScalarBuffer::from(keys), nulls);
                 let values = strings(values, None)?;
-                Arc::new(DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))?)
+                Arc::new(DictionaryArray::<Int32Type>::try_new(
+                    keys,
+                    Arc::new(values),
+                )?)
             }
             ColumnData::F64(v) => Arc::new(Float64Array::new(ScalarBuffer::from(v), nulls)),
             ColumnData::I64(v) => Arc::new(Int64Array::new(ScalarBuffer::from(v), nulls)),

@@ -39,12 +39,11 @@ pub(super) fn load(path: &Path) -> Result<Option<CatalogSnapshot>, CatalogError>
 pub(super) fn store(path: &Path, snapshot: &CatalogSnapshot) -> Result<(), CatalogError> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = dir.join(TMP_NAME);
-    let bytes = serde_json::to_vec_pretty(&snapshot.to_stored()).map_err(|e| {
-        CatalogError::Corrupt {
+    let bytes =
+        serde_json::to_vec_pretty(&snapshot.to_stored()).map_err(|e| CatalogError::Corrupt {
             path: path.to_owned(),
             message: format!("cannot encode: {e}"),
-        }
-    })?;
+        })?;
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)

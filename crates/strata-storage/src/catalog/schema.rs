@@ -282,9 +282,13 @@ impl CatalogSnapshot {
             let mut tables = HashMap::new();
             for t in db.tables {
                 if t.columns.iter().any(|c| c.id.0 >= t.next_column_id) {
-                    return Err(format!("table {:?} has a column id beyond its counter", t.name));
+                    return Err(format!(
+                        "table {:?} has a column id beyond its counter",
+                        t.name
+                    ));
                 }
-                let schema = TableSchema::from_parts(t.id, t.name.clone(), t.columns, t.next_column_id);
+                let schema =
+                    TableSchema::from_parts(t.id, t.name.clone(), t.columns, t.next_column_id);
                 tables.insert(t.name, Arc::new(schema));
             }
             let schema = DatabaseSchema {

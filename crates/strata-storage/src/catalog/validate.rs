@@ -148,7 +148,11 @@ fn plan(
 /// "a tag", "an integer field", ...
 fn describe(kind: ColumnKind) -> String {
     let name = kind.to_string();
-    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     format!("{article} {name}")
 }
 

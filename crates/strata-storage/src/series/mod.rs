@@ -105,7 +105,11 @@ impl SeriesIndex {
         let mut created: Vec<(u32, usize)> = Vec::new();
         for row in 0..rows {
             for (slot, t) in tuple.iter_mut().zip(tags) {
-                *slot = if t.validity.get(row) { t.values.keys()[row] } else { -1 };
+                *slot = if t.validity.get(row) {
+                    t.values.keys()[row]
+                } else {
+                    -1
+                };
             }
             let hash = self.hasher.hash_one(&tuple[..]);
             if let Some(&(_, id)) = local.find(hash, |&(at, _)| tuples[at..at + n] == tuple[..]) {
@@ -128,7 +132,9 @@ impl SeriesIndex {
             }
             tuples.extend_from_slice(&tuple);
             let (hasher, tuples_ref) = (&self.hasher, &tuples);
-            local.insert_unique(hash, (at, id), |&(a, _)| hasher.hash_one(&tuples_ref[a..a + n]));
+            local.insert_unique(hash, (at, id), |&(a, _)| {
+                hasher.hash_one(&tuples_ref[a..a + n])
+            });
             out.push(id);
         }
         if !created.is_empty() {

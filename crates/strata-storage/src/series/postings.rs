@@ -34,9 +34,7 @@ impl ColumnPostings {
 
     fn find(&self, value: &[u8]) -> Option<u32> {
         let hash = self.hasher.hash_one(value);
-        self.lookup
-            .find(hash, |&i| self.value(i) == value)
-            .copied()
+        self.lookup.find(hash, |&i| self.value(i) == value).copied()
     }
 
     /// The index of `value`'s posting, created empty if new.

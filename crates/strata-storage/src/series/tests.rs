@@ -36,7 +36,12 @@ fn inputs(b: &WriteBatch) -> Vec<TagInput<'_>> {
 #[test]
 fn same_tag_set_same_series_across_batches() {
     let idx = SeriesIndex::default();
-    let b1 = tags_batch(&[("a", Some("eu")), ("b", Some("eu")), ("a", Some("eu")), ("a", None)]);
+    let b1 = tags_batch(&[
+        ("a", Some("eu")),
+        ("b", Some("eu")),
+        ("a", Some("eu")),
+        ("a", None),
+    ]);
     let ids = idx.assign(&inputs(&b1), 4);
     assert_eq!(ids, [0, 1, 0, 2]);
     // Different dictionary order in the second batch.

@@ -18,7 +18,10 @@ fn concurrent_writers_lose_nothing() {
                     for i in 0..ROWS {
                         let ts = (r * ROWS + i) as i64;
                         // Same table from every thread, plus one table per thread.
-                        body.push_str(&format!("shared,writer=w{t},host=h{} v={i}i {ts}\n", i % 13));
+                        body.push_str(&format!(
+                            "shared,writer=w{t},host=h{} v={i}i {ts}\n",
+                            i % 13
+                        ));
                         body.push_str(&format!("own_{t},host=h{} v={i}i {ts}\n", i % 13));
                     }
                     let (st, resp) = s.post("/api/v3/write_lp?db=c&precision=ns", body);
@@ -34,7 +37,10 @@ fn concurrent_writers_lose_nothing() {
     for t in 0..THREADS {
         assert_eq!(s.count("c", &format!("own_{t}")) as usize, REQUESTS * ROWS);
     }
-    let rows = s.sql("c", "SELECT count(DISTINCT writer) AS w, count(DISTINCT host) AS h FROM shared");
+    let rows = s.sql(
+        "c",
+        "SELECT count(DISTINCT writer) AS w, count(DISTINCT host) AS h FROM shared",
+    );
     assert_eq!(rows[0]["w"], THREADS as i64);
     assert_eq!(rows[0]["h"], 13);
 }

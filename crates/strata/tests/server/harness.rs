@@ -76,8 +76,17 @@ impl Server {
     }
 
     /// POSTs `body` to `path`; returns status and body text.
-    pub(crate) fn post(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, String) {
-        let r = self.client.post(self.url(path)).body(body).send().expect("request");
+    pub(crate) fn post(
+        &self,
+        path: &str,
+        body: impl Into<reqwest::blocking::Body>,
+    ) -> (u16, String) {
+        let r = self
+            .client
+            .post(self.url(path))
+            .body(body)
+            .send()
+            .expect("request");
         (r.status().as_u16(), r.text().unwrap_or_default())
     }
 
@@ -108,7 +117,10 @@ impl Server {
     /// Sends SIGTERM and waits for exit; returns the exit status.
     pub(crate) fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
         for _ in 0..200 {
             if let Some(status) = self.child.try_wait().expect("wait") {
                 return status;

@@ -2,6 +2,8 @@
 //! own data directory and talks HTTP to it. One test binary on purpose: every
 //! binary links DataFusion.
 
+#![allow(clippy::unwrap_used)]
+
 mod harness;
 
 mod cli;

@@ -35,9 +35,18 @@ fn columnar_row_and_batch_shapes() {
         (
             s("columns"),
             Value::Map(vec![
-                (s("time"), Value::Array(vec![Value::from(1_700_000_000i64), Value::from(1_700_000_001_000i64)])),
+                (
+                    s("time"),
+                    Value::Array(vec![
+                        Value::from(1_700_000_000i64),
+                        Value::from(1_700_000_001_000i64),
+                    ]),
+                ),
                 (s("host"), Value::Array(vec![s("a"), s("b")])),
-                (s("usage"), Value::Array(vec![Value::from(0.5), Value::from(1.5)])),
+                (
+                    s("usage"),
+                    Value::Array(vec![Value::from(0.5), Value::from(1.5)]),
+                ),
             ]),
         ),
     ]);
@@ -47,12 +56,21 @@ fn columnar_row_and_batch_shapes() {
         (s("m"), s("cpu")),
         (s("t"), Value::from(1_700_000_002_000_000i64)),
         (s("h"), s("c")),
-        (s("fields"), Value::Map(vec![(s("usage"), Value::from(2.5))])),
+        (
+            s("fields"),
+            Value::Map(vec![(s("usage"), Value::from(2.5))]),
+        ),
     ]);
-    let batch = Value::Map(vec![(s("batch"), Value::Array(vec![row.clone(), columnar.clone()]))]);
+    let batch = Value::Map(vec![(
+        s("batch"),
+        Value::Array(vec![row.clone(), columnar.clone()]),
+    )]);
     let (st, body) = post(&srv, Some("arc"), encode(&batch));
     assert_eq!(st, 204, "{body}");
-    let rows = srv.sql("arc", "SELECT host, usage, time FROM cpu ORDER BY time, host");
+    let rows = srv.sql(
+        "arc",
+        "SELECT host, usage, time FROM cpu ORDER BY time, host",
+    );
     assert_eq!(
         serde_json::Value::Array(rows),
         json!([
@@ -77,14 +95,37 @@ fn unequal_columns_are_refused_by_name() {
         (
             s("columns"),
             Value::Map(vec![
-                (s("time"), Value::Array(vec![Value::from(1i64), Value::from(2i64)])),
+                (
+                    s("time"),
+                    Value::Array(vec![Value::from(1i64), Value::from(2i64)]),
+                ),
                 (s("usage"), Value::Array(vec![Value::from(0.5)])),
             ]),
         ),
     ]);
     let (st, body) = post(&srv, Some("arc"), encode(&bad));
     assert_eq!(st, 400, "{body}");
-    assert!(error_body(&body)["error"].as_str().unwrap().contains("usage"), "{body}");
+    assert!(
+        error_body(&body)["error"]
+            .as_str()
+            .unwrap()
+            .contains("usage"),
+        "{body}"
+    );
     let (st, body) = post(&srv, Some("arc"), b"\xc1garbage".to_vec());
     assert_eq!(st, 400, "{body}");
+}
+
+#[test]
+fn wrong_content_type_is_415() {
+    let srv = Server::start();
+    let r = srv
+        .client
+        .post(srv.url("/api/v1/write/msgpack"))
+        .header("Content-Type", "application/json")
+        .body("{}")
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 415);
+    assert!(r.text().unwrap().contains("application/msgpack"));
 }

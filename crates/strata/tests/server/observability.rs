@@ -15,20 +15,50 @@ fn health_ping_metrics() {
 
     assert_eq!(s.post("/write?db=mdb", "m v=1 1\nm v=2 2").0, 204);
     assert_eq!(s.post("/write?db=mdb", "m v=\"x\" 3").0, 400);
-    let text = s.client.get(s.url("/metrics")).send().unwrap().text().unwrap();
-    assert!(text.contains("strata_http_requests_total{endpoint=\"/write\",status=\"204\"} 1"), "{text}");
-    assert!(text.contains("strata_http_requests_total{endpoint=\"/write\",status=\"400\"} 1"), "{text}");
-    assert!(text.contains("strata_rows_written_total{endpoint=\"/write\",status=\"204\"} 2"), "{text}");
+    let text = s
+        .client
+        .get(s.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        text.contains("strata_http_requests_total{endpoint=\"/write\",status=\"204\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strata_http_requests_total{endpoint=\"/write\",status=\"400\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("strata_rows_written_total{endpoint=\"/write\",status=\"204\"} 2"),
+        "{text}"
+    );
     assert!(text.contains("strata_buffer_rows{db=\"mdb\"} 2"), "{text}");
-    assert!(text.contains("strata_http_received_bytes_total{endpoint=\"/write\"}"), "{text}");
+    assert!(
+        text.contains("strata_http_received_bytes_total{endpoint=\"/write\"}"),
+        "{text}"
+    );
     assert!(text.contains("strata_buffer_bytes{db=\"mdb\"}"), "{text}");
 }
 
 #[test]
 fn start_line_and_graceful_shutdown() {
     let s = Server::start();
-    let start = s.log.lock().unwrap().iter().find(|l| l.contains("listening on")).cloned().unwrap();
-    assert!(start.contains("data dir") && start.contains(env!("CARGO_PKG_VERSION")) && start.contains("durability"), "{start}");
+    let start = s
+        .log
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|l| l.contains("listening on"))
+        .cloned()
+        .unwrap();
+    assert!(
+        start.contains("data dir")
+            && start.contains(env!("CARGO_PKG_VERSION"))
+            && start.contains("durability"),
+        "{start}"
+    );
     let status = s.terminate();
     assert!(status.success(), "exit status {status:?}");
 }

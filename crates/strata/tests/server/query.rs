@@ -15,7 +15,10 @@ fn formats_and_post_body() {
     let q = "SELECT host, usage, time FROM cpu WHERE time > '1970-01-01T00:00:01Z' ORDER BY time";
     let (st, csv) = s.sql_raw("q", q, "csv");
     assert_eq!(st, 200);
-    assert_eq!(csv, "host,usage,time\nb,2.0,1970-01-01T00:00:02.000000000Z\na,3.0,1970-01-01T00:00:03.000000000Z\n");
+    assert_eq!(
+        csv,
+        "host,usage,time\nb,2.0,1970-01-01T00:00:02.000000000Z\na,3.0,1970-01-01T00:00:03.000000000Z\n"
+    );
     let (st, jsonl) = s.sql_raw("q", q, "jsonl");
     assert_eq!(st, 200);
     assert_eq!(jsonl.lines().count(), 2);
@@ -62,7 +65,9 @@ fn show_tables_and_information_schema() {
 #[test]
 fn many_rows_stream_in_batches() {
     let s = Server::start();
-    let lp: String = (0..50_000).map(|i| format!("big,k=k{} v={i}i {i}\n", i % 7)).collect();
+    let lp: String = (0..50_000)
+        .map(|i| format!("big,k=k{} v={i}i {i}\n", i % 7))
+        .collect();
     assert_eq!(s.post("/api/v3/write_lp?db=big&precision=ns", lp).0, 204);
     let (st, body) = s.sql_raw("big", "SELECT v FROM big ORDER BY v", "jsonl");
     assert_eq!(st, 200);

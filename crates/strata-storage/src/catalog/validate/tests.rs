@@ -33,7 +33,12 @@ fn creates_on_first_write_and_persists() {
     let t = v.database("db").unwrap().table("cpu").unwrap();
     assert_eq!(t.column("host").unwrap().kind, ColumnKind::Tag);
     assert_eq!(t.column("x").unwrap().kind, I);
-    let names: Vec<_> = t.arrow_schema().fields().iter().map(|f| f.name().clone()).collect();
+    let names: Vec<_> = t
+        .arrow_schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .collect();
     assert_eq!(names, ["f", "host", "time", "x"]);
 
     let reopened = Catalog::open(dir.path(), CatalogLimits::default()).unwrap();
@@ -48,12 +53,19 @@ fn type_conflict_rejects_only_that_line() {
     let cat = Catalog::in_memory(CatalogLimits::default());
     let mut b = batch(&[("cpu", "x", I)]);
     cat.validate("db", &mut b, true).unwrap();
-    let mut b = batch(&[("cpu", "x", F), ("cpu", "y", I), ("cpu", "host", ColumnKind::Tag)]);
+    let mut b = batch(&[
+        ("cpu", "x", F),
+        ("cpu", "y", I),
+        ("cpu", "host", ColumnKind::Tag),
+    ]);
     let v = cat.validate("db", &mut b, true).unwrap();
     assert_eq!(v.errors.len(), 1);
     assert_eq!(v.errors[0].line, 1);
     let msg = &v.errors[0].message;
-    assert!(msg.contains("\"x\"") && msg.contains("integer field") && msg.contains("float field"), "{msg}");
+    assert!(
+        msg.contains("\"x\"") && msg.contains("integer field") && msg.contains("float field"),
+        "{msg}"
+    );
     assert_eq!(b.row_count(), 2);
     assert!(b.tables()[0].column_index("x").is_none());
 }
@@ -61,22 +73,36 @@ fn type_conflict_rejects_only_that_line() {
 #[test]
 fn tag_field_clash_across_writes() {
     let cat = Catalog::in_memory(CatalogLimits::default());
-    cat.validate("db", &mut batch(&[("m", "a", ColumnKind::Tag)]), true).unwrap();
-    let v = cat.validate("db", &mut batch(&[("m", "a", I)]), true).unwrap();
-    assert!(v.errors[0].message.contains("is a tag"), "{}", v.errors[0].message);
+    cat.validate("db", &mut batch(&[("m", "a", ColumnKind::Tag)]), true)
+        .unwrap();
+    let v = cat
+        .validate("db", &mut batch(&[("m", "a", I)]), true)
+        .unwrap();
+    assert!(
+        v.errors[0].message.contains("is a tag"),
+        "{}",
+        v.errors[0].message
+    );
 }
 
 #[test]
 fn accept_partial_false_changes_nothing() {
     let cat = Catalog::in_memory(CatalogLimits::default());
-    cat.validate("db", &mut batch(&[("m", "x", I)]), true).unwrap();
+    cat.validate("db", &mut batch(&[("m", "x", I)]), true)
+        .unwrap();
     let version = cat.snapshot().version();
     let mut b = batch(&[("m", "x", F), ("m", "new", I), ("other", "y", I)]);
     let v = cat.validate("db", &mut b, false).unwrap();
     assert_eq!(v.errors.len(), 1);
     assert_eq!(b.row_count(), 3, "batch untouched");
     assert_eq!(cat.snapshot().version(), version, "catalog untouched");
-    assert!(cat.snapshot().database("db").unwrap().table("other").is_none());
+    assert!(
+        cat.snapshot()
+            .database("db")
+            .unwrap()
+            .table("other")
+            .is_none()
+    );
 }
 
 #[test]
@@ -87,16 +113,38 @@ fn limits_and_names() {
         max_columns_per_table: 3,
     };
     let cat = Catalog::in_memory(limits);
-    let v = cat.validate("db", &mut batch(&[("a", "x", I), ("b", "x", I)]), true).unwrap();
+    let v = cat
+        .validate("db", &mut batch(&[("a", "x", I), ("b", "x", I)]), true)
+        .unwrap();
     assert_eq!(v.errors.len(), 1);
-    assert!(v.errors[0].message.contains("limit of 1 tables"), "{}", v.errors[0].message);
+    assert!(
+        v.errors[0].message.contains("limit of 1 tables"),
+        "{}",
+        v.errors[0].message
+    );
     // time + f + x = 3 columns: a fourth is refused.
-    let v = cat.validate("db", &mut batch(&[("a", "y", I)]), true).unwrap();
-    assert!(v.errors[0].message.contains("limit of 3 columns"), "{}", v.errors[0].message);
-    let err = cat.validate("db2", &mut batch(&[("a", "x", I)]), true).unwrap_err();
+    let v = cat
+        .validate("db", &mut batch(&[("a", "y", I)]), true)
+        .unwrap();
+    assert!(
+        v.errors[0].message.contains("limit of 3 columns"),
+        "{}",
+        v.errors[0].message
+    );
+    let err = cat
+        .validate("db2", &mut batch(&[("a", "x", I)]), true)
+        .unwrap_err();
     assert!(err.to_string().contains("limit of 1 databases"), "{err}");
-    let err = cat.validate("bad/db", &mut batch(&[("a", "x", I)]), true).unwrap_err();
+    let err = cat
+        .validate("bad/db", &mut batch(&[("a", "x", I)]), true)
+        .unwrap_err();
     assert!(err.to_string().contains("'/'"), "{err}");
-    let v = cat.validate("db", &mut batch(&[("bad table", "x", I)]), true).unwrap();
-    assert!(v.errors[0].message.contains("table name"), "{}", v.errors[0].message);
+    let v = cat
+        .validate("db", &mut batch(&[("bad table", "x", I)]), true)
+        .unwrap();
+    assert!(
+        v.errors[0].message.contains("table name"),
+        "{}",
+        v.errors[0].message
+    );
 }
