@@ -130,8 +130,7 @@ impl Engine {
             return Ok(WriteOutcome::default());
         }
         let validated = self.catalog.validate(db, &mut batch, opts.accept_partial)?;
-        let mut errors = validated.errors;
-        errors.sort_by_key(|e| e.line);
+        let errors = validated.errors;
         if !errors.is_empty() && !opts.accept_partial {
             return Ok(WriteOutcome { rows: 0, errors });
         }

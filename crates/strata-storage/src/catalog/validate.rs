@@ -208,6 +208,18 @@ impl Catalog {
         batch: &mut WriteBatch,
         accept_partial: bool,
     ) -> Result<Validated, CatalogError> {
+        let mut validated = self.validate_unsorted(db_name, batch, accept_partial)?;
+        // Tables are checked one after the other; users read errors in line order.
+        validated.errors.sort_by_key(|e| e.line);
+        Ok(validated)
+    }
+
+    fn validate_unsorted(
+        &self,
+        db_name: &str,
+        batch: &mut WriteBatch,
+        accept_partial: bool,
+    ) -> Result<Validated, CatalogError> {
         let mut errors = Vec::new();
         let snapshot = self.snapshot();
         let first = plan(&snapshot, &self.limits, db_name, batch)?;
@@ -241,7 +253,6 @@ impl Catalog {
             (Some(next), Ok(()))
         })?;
         result?;
-        errors.sort_by_key(|e| e.line);
         Ok(Validated { snapshot, errors })
     }
 }

@@ -148,3 +148,90 @@ fn limits_and_names() {
         v.errors[0].message
     );
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::HashMap;
+
+    fn kind_strategy() -> impl Strategy<Value = ColumnKind> {
+        prop_oneof![
+            Just(ColumnKind::Tag),
+            Just(ColumnKind::Field(FieldType::Float)),
+            Just(ColumnKind::Field(FieldType::Integer)),
+            Just(ColumnKind::Field(FieldType::Boolean)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Against a model where a column's kind is fixed by its first accepted
+        /// write: every row is accepted exactly when its column agrees with the
+        /// model, rejected rows are reported by line, and the catalog ends up equal
+        /// to the model.
+        #[test]
+        fn first_write_fixes_the_kind(
+            writes in proptest::collection::vec(
+                proptest::collection::vec((0usize..3, 0usize..4, kind_strategy()), 1..6),
+                1..8,
+            )
+        ) {
+            let cat = Catalog::in_memory(CatalogLimits::default());
+            let mut model: HashMap<(usize, usize), ColumnKind> = HashMap::new();
+            for rows in &writes {
+                let spec: Vec<(String, String, ColumnKind)> = rows
+                    .iter()
+                    .map(|(t, c, k)| (format!("t{t}"), format!("c{c}"), *k))
+                    .collect();
+                let borrowed: Vec<(&str, &str, ColumnKind)> =
+                    spec.iter().map(|(t, c, k)| (t.as_str(), c.as_str(), *k)).collect();
+                let mut b = WriteBatch::default();
+                let mut parse_rejected = Vec::new();
+                // Within one batch the first kind of a column wins, as in the parser.
+                let mut in_batch: HashMap<(&str, &str), ColumnKind> = HashMap::new();
+                for (i, (t, c, k)) in borrowed.iter().enumerate() {
+                    if in_batch.get(&(*t, *c)).is_some_and(|e| e != k) {
+                        parse_rejected.push(i);
+                        continue;
+                    }
+                    in_batch.insert((*t, *c), *k);
+                    let tb = b.table_mut(t);
+                    tb.begin_row(i as u32 + 1, i as i64);
+                    let col = tb.resolve_column(0, c, *k).unwrap();
+                    match k {
+                        ColumnKind::Tag => tb.push_tag(col, "v"),
+                        ColumnKind::Field(FieldType::Float) => tb.push_field(col, FieldValue::F64(1.0)),
+                        ColumnKind::Field(FieldType::Boolean) => tb.push_field(col, FieldValue::Bool(true)),
+                        _ => tb.push_field(col, FieldValue::I64(1)),
+                    }
+                }
+                b.finish();
+                let v = cat.validate("db", &mut b, true).unwrap();
+                let mut expected_rejects = Vec::new();
+                for (i, (t, c, k)) in rows.iter().enumerate() {
+                    if parse_rejected.contains(&i) {
+                        continue;
+                    }
+                    match model.get(&(*t, *c)) {
+                        Some(existing) if existing != k => expected_rejects.push(i as u32 + 1),
+                        Some(_) => {}
+                        None => {
+                            model.insert((*t, *c), *k);
+                        }
+                    }
+                }
+                let got: Vec<u32> = v.errors.iter().map(|e| e.line).collect();
+                prop_assert_eq!(got, expected_rejects);
+            }
+            let snap = cat.snapshot();
+            let db = snap.database("db").unwrap();
+            for ((t, c), k) in &model {
+                let table = db.table(&format!("t{t}")).unwrap();
+                prop_assert_eq!(table.column(&format!("c{c}")).unwrap().kind, *k);
+            }
+            let columns: usize = db.tables().map(|t| t.columns().len()).sum();
+            prop_assert_eq!(columns, model.len());
+        }
+    }
+}
