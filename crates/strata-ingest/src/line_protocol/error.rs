@@ -27,7 +27,11 @@ pub(super) enum Error {
     #[error(
         "{what} {name:?} ends with a backslash, which line protocol does not allow (column {col})"
     )]
-    EndsWithBackslash { what: &'static str, name: String, col: usize },
+    EndsWithBackslash {
+        what: &'static str,
+        name: String,
+        col: usize,
+    },
 
     /// `m,=v` or `m,a=1,`.
     #[error("expected a tag key at column {col}, found {found}")]
@@ -38,7 +42,11 @@ pub(super) enum Error {
         "expected '=' after tag key {key:?} at column {col}, found {found} \
          (escape ',', '=' and ' ' in tag keys with a backslash)"
     )]
-    ExpectedTagEquals { key: String, col: usize, found: String },
+    ExpectedTagEquals {
+        key: String,
+        col: usize,
+        found: String,
+    },
 
     /// `m,host= f=1`.
     #[error("expected a value for tag {key:?} at column {col}; tag values may not be empty")]
@@ -48,7 +56,11 @@ pub(super) enum Error {
     #[error(
         "value of tag {key:?} is {len} bytes long; the limit is {limit} bytes (max_tag_value_len)"
     )]
-    TagValueTooLong { key: String, len: usize, limit: usize },
+    TagValueTooLong {
+        key: String,
+        len: usize,
+        limit: usize,
+    },
 
     /// No field set.
     #[error(
@@ -66,7 +78,11 @@ pub(super) enum Error {
         "expected '=' after field key {key:?} at column {col}, found {found} \
          (escape ',', '=' and ' ' in field keys with a backslash)"
     )]
-    ExpectedFieldEquals { key: String, col: usize, found: String },
+    ExpectedFieldEquals {
+        key: String,
+        col: usize,
+        found: String,
+    },
 
     /// `m f=` or `m f=abc`.
     #[error(
@@ -74,38 +90,56 @@ pub(super) enum Error {
          (1.5, -2e3), an integer (1i), an unsigned integer (1u), a boolean (t, true, f, \
          false) or a double-quoted string"
     )]
-    InvalidFieldValue { key: String, col: usize, found: String },
+    InvalidFieldValue {
+        key: String,
+        col: usize,
+        found: String,
+    },
 
     /// An `i` value outside i64.
     #[error(
         "integer value {value} of field {key:?} at column {col} is out of range for a \
          64-bit signed integer"
     )]
-    IntegerOutOfRange { key: String, value: String, col: usize },
+    IntegerOutOfRange {
+        key: String,
+        value: String,
+        col: usize,
+    },
 
     /// A `u` value outside u64 (or negative).
     #[error(
         "unsigned integer value {value} of field {key:?} at column {col} is out of range \
          for a 64-bit unsigned integer"
     )]
-    UnsignedOutOfRange { key: String, value: String, col: usize },
+    UnsignedOutOfRange {
+        key: String,
+        value: String,
+        col: usize,
+    },
 
     /// A float that overflows to infinity.
     #[error(
         "float value {value} of field {key:?} at column {col} is out of range; NaN and \
          infinity are not supported"
     )]
-    FloatOutOfRange { key: String, value: String, col: usize },
+    FloatOutOfRange {
+        key: String,
+        value: String,
+        col: usize,
+    },
 
     /// `m s="abc`.
     #[error("string value of field {key:?} starting at column {col} has no closing '\"'")]
     UnterminatedString { key: String, col: usize },
 
     /// `m f=1x`.
-    #[error(
-        "expected ',' or ' ' after the value of field {key:?} at column {col}, found {found}"
-    )]
-    ExpectedFieldSeparator { key: String, col: usize, found: String },
+    #[error("expected ',' or ' ' after the value of field {key:?} at column {col}, found {found}")]
+    ExpectedFieldSeparator {
+        key: String,
+        col: usize,
+        found: String,
+    },
 
     /// `m f=1 abc`.
     #[error("expected an integer timestamp at column {col}, found {found}")]
@@ -139,7 +173,11 @@ pub(super) enum Error {
         "field {key:?} appears more than once in this line with different types \
          ({first} and {second})"
     )]
-    DuplicateFieldTypes { key: String, first: &'static str, second: &'static str },
+    DuplicateFieldTypes {
+        key: String,
+        first: &'static str,
+        second: &'static str,
+    },
 
     /// The column exists in the batch with another kind.
     #[error("{0}")]

@@ -28,31 +28,39 @@
 //!
 //! # Invariants
 //! - A rejected line leaves no trace in the batch: each line is scanned completely
-//!   (phase one, `scan`) before anything is written; its columns are then resolved
-//!   (phase two), and only when every column accepts its kind is the row begun and
-//!   its values pushed. A kind conflict found after the line created a column is
-//!   swept by [`WriteBatch::finish`], which drops columns without values (so
-//!   `rollback_row` is never needed).
-//! - Errors are reported with the 1-based physical line number where the line starts
-//!   and a 1-based byte column.
+//!   (phase one, `scan.rs`) before anything is written; its columns are then
+//!   resolved (phase two, `commit`), and only when every column accepts its kind
+//!   is the row begun and its values pushed. A kind conflict found after the line
+//!   created a column is swept by [`WriteBatch::finish`], which drops columns
+//!   without values (so `rollback_row` is never needed).
+//! - Errors carry the 1-based physical line number where the line starts and a
+//!   1-based byte column.
 //! - No allocation per line once the scratch buffers have grown: text is borrowed
 //!   from the body, and unescaped into a reused arena only when it holds a backslash.
+//! - The layout of the last accepted line (`schema.rs`) predicts the next one's
+//!   measurement, keys and columns; a prediction is only a shortcut, checked byte
+//!   for byte, and never changes what a line parses to.
 //!
 //! # Divergences from the `influxdb-line-protocol` crate (InfluxDB 3's parser)
-//! Every line that crate accepts is accepted here with the same values, except:
+//! The property tests check that every line that crate accepts is accepted here with
+//! the same values, except (on purpose):
 //! - NaN/infinite floats (it accepts `1e999` as infinity), columns named `time`, a
 //!   key used as tag and field, and duplicate fields of different types: rejected.
 //! - An unescaped `,` in a tag or field key: it accepts `m,a,b=1 f=1` (tag `a,b`);
-//!   here, as in InfluxDB 1.x/2.x (Go), it is an error.
+//!   here, as in InfluxDB 1.x/2.x (Go), it ends the key, so the line is an error.
 //! - Comments end at the next newline. That parser splits lines before stripping
 //!   comments, so a comment with an unbalanced `"` after a `=` swallows the following
 //!   lines there.
+//! - A batch gives a column one type: a line whose value type differs from an
+//!   earlier line's in the same table is rejected (that crate parses line by line).
 //!
 //! We also accept what it rejects: CRLF line endings, `+1.5`, `.5`, `1.`, `+1i`,
-//! trailing spaces after the fields, tabs and NUL bytes inside names.
+//! trailing spaces after the fields, tabs and NUL bytes inside names. Like it, we
+//! accept a comma after the last field (`m f=1,`).
 
 mod error;
 mod scan;
+mod schema;
 mod split;
 mod value;
 
@@ -64,7 +72,8 @@ mod tests;
 use crate::{LineError, ParseOptions, Parsed};
 use error::Error;
 use memchr::memchr;
-use scan::{Item, Scanner, Scratch, Value};
+use scan::{Item, Res, Scanner, Scratch, Value};
+use schema::Schema;
 use strata_model::{ColumnConflict, ColumnKind, FieldValue, WriteBatch};
 
 /// Parses a line protocol body into a batch (finished) and the rejected lines.
@@ -91,6 +100,7 @@ pub fn parse(body: &[u8], opts: &ParseOptions) -> Parsed {
             raw_end: 0,
         },
         scratch: Scratch::default(),
+        schema: Schema::default(),
         cols: Vec::new(),
         default_time: opts.precision.now_truncated(opts.now_ns),
     };
@@ -104,6 +114,8 @@ pub fn parse(body: &[u8], opts: &ParseOptions) -> Parsed {
 struct Parser<'a, 'o> {
     scanner: Scanner<'a, 'o>,
     scratch: Scratch<'a>,
+    /// Layout of the last accepted line.
+    schema: Schema,
     /// Column index of each item of the current line.
     cols: Vec<usize>,
     /// Timestamp of lines without one.
@@ -162,7 +174,7 @@ impl<'a> Parser<'a, '_> {
 
     /// Scans and commits the line the scanner is set to.
     #[inline]
-    fn line(&mut self, batch: &mut WriteBatch, line: u32) -> Result<(), Error> {
+    fn line(&mut self, batch: &mut WriteBatch, line: u32) -> Res<()> {
         let s = &mut self.scanner;
         s.check_len()?;
         if s.text.is_none() {
@@ -170,15 +182,29 @@ impl<'a> Parser<'a, '_> {
             // rather than the token that happens to contain it.
             s.src(s.line_start, s.end)?;
         }
-        let scanned = s.scan_line(&mut self.scratch)?;
+        let scanned = s.scan_line(&mut self.scratch, &self.schema)?;
         let time = scanned.time_ns.unwrap_or(self.default_time);
         let Scratch { arena, items } = &self.scratch;
         let measurement = scanned.measurement.get(arena);
-        commit(batch, measurement, items, arena, &mut self.cols, line, time)
+        match commit(batch, measurement, items, arena, &mut self.cols, line, time) {
+            Ok(all_hinted) => {
+                if !(scanned.predicted && all_hinted) {
+                    let m = (scanned.measurement_pos, scanned.measurement);
+                    self.schema.record(m.0, m.1, items, &self.cols);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // The batch may have been swept: remembered columns may be stale.
+                self.schema.clear();
+                Err(e)
+            }
+        }
     }
 }
 
 /// Phase two: resolves every column of a scanned line, then writes the row.
+/// Returns true when every column came from a schema hint.
 #[inline]
 fn commit(
     batch: &mut WriteBatch,
@@ -188,12 +214,21 @@ fn commit(
     cols: &mut Vec<usize>,
     line: u32,
     time: i64,
-) -> Result<(), Error> {
+) -> Res<bool> {
     let table = batch.table_mut(measurement);
     let columns_before = table.columns().len();
+    let mut all_hinted = true;
     cols.clear();
     for (pos, item) in items.iter().enumerate() {
-        match table.resolve_column(pos, item.key.get(arena), item.value.kind()) {
+        let kind = item.value.kind();
+        if let Some((col, hinted)) = item.hint
+            && hinted == kind
+        {
+            cols.push(col);
+            continue;
+        }
+        all_hinted = false;
+        match table.resolve_column(pos, item.key.get(arena), kind) {
             Ok(idx) => cols.push(idx),
             Err(conflict) => {
                 if table.columns().len() != columns_before {
@@ -201,7 +236,7 @@ fn commit(
                     // their kinds do not constrain later lines.
                     batch.finish();
                 }
-                return Err(explain(conflict, items, pos, arena));
+                return Err(Box::new(explain(conflict, items, pos, arena)));
             }
         }
     }
@@ -216,7 +251,7 @@ fn commit(
             Value::Str(t) => table.push_field(idx, FieldValue::Str(t.get(arena))),
         }
     }
-    Ok(())
+    Ok(all_hinted)
 }
 
 /// Names the cause of a kind conflict at item `pos`: the line itself (a key used as
@@ -228,7 +263,11 @@ fn explain(conflict: ColumnConflict, items: &[Item<'_>], pos: usize, arena: &str
     let is_tag = |i: &Item<'_>| matches!(i.value, Value::Tag(_));
     let offered_tag = conflict.offered == ColumnKind::Tag;
     // Tags come first, so a tag/field clash within the line has the tag earlier.
-    if items.iter().filter(same_key).any(|i| is_tag(i) != offered_tag) {
+    if items
+        .iter()
+        .filter(same_key)
+        .any(|i| is_tag(i) != offered_tag)
+    {
         return Error::TagAndField { key: key.clone() };
     }
     if let (ColumnKind::Field(first), ColumnKind::Field(second)) =

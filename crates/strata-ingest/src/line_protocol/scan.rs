@@ -14,6 +14,7 @@
 //! 1-based columns of error messages.
 
 use super::error::{Error, found_at};
+use super::schema::{Hint, Schema, same_bytes};
 use super::split::segment_end;
 use crate::ParseOptions;
 use strata_model::{ColumnKind, FieldType};
@@ -24,7 +25,7 @@ const STOP_NAME: u8 = 1;
 /// backslash escapes in keys and tag values (measurements: [`STOP_NAME`]).
 const STOP_KEY: u8 = 2;
 
-/// Byte classes for the scanning loops (one table lookup per byte).
+/// Byte classes, for the bytewise scan of the last bytes of a body (see `find_stop`).
 static CLASS: [u8; 256] = {
     let mut t = [0u8; 256];
     t[b',' as usize] = STOP_NAME | STOP_KEY;
@@ -33,6 +34,61 @@ static CLASS: [u8; 256] = {
     t[b'=' as usize] = STOP_KEY;
     t
 };
+
+/// Errors travel boxed, so that the hot path returns results in registers.
+pub(super) type Res<T> = Result<T, Box<Error>>;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// High bit of each byte of `w` that equals `c`. Exact for the lowest such byte;
+/// the borrow may also flag bytes above it, which the callers never look at.
+#[inline(always)]
+fn eq_bytes(w: u64, c: u8) -> u64 {
+    let x = w ^ (ONES * u64::from(c));
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// Bytes of class `stop` in the eight bytes `w` (see [`eq_bytes`]).
+#[inline(always)]
+fn stops(w: u64, stop: u8) -> u64 {
+    let m = eq_bytes(w, b',') | eq_bytes(w, b' ') | eq_bytes(w, b'\\');
+    if stop == STOP_KEY {
+        m | eq_bytes(w, b'=')
+    } else {
+        m
+    }
+}
+
+/// Position of the first byte of class `stop` in `b[i..end]`, or `end`. Reads
+/// sixteen bytes at a time (possibly past `end`, never past the body): most tokens
+/// end within the first sixteen bytes, so a token end costs one predictable branch
+/// instead of one per byte.
+#[inline(always)]
+fn find_stop(b: &[u8], mut i: usize, end: usize, stop: u8) -> usize {
+    while i < end {
+        let Some(chunk) = b.get(i..).and_then(|rest| rest.first_chunk::<16>()) else {
+            break;
+        };
+        let (lo, hi) = chunk.split_at(8);
+        let lo = stops(u64::from_le_bytes(lo.try_into().unwrap_or_default()), stop);
+        let hi = stops(u64::from_le_bytes(hi.try_into().unwrap_or_default()), stop);
+        if lo | hi != 0 {
+            let off = if lo != 0 {
+                lo.trailing_zeros() / 8
+            } else {
+                8 + hi.trailing_zeros() / 8
+            };
+            return end.min(i + off as usize);
+        }
+        i += 16;
+    }
+    // The last bytes of the body.
+    while i < end && CLASS[b[i] as usize] & stop == 0 {
+        i += 1;
+    }
+    end.min(i)
+}
 
 /// A piece of the line's text.
 #[derive(Debug, Clone, Copy)]
@@ -97,7 +153,11 @@ impl Value<'_> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Item<'a> {
     pub(super) key: Text<'a>,
+    /// Where the raw key starts in the body.
+    pub(super) key_pos: usize,
     pub(super) value: Value<'a>,
+    /// Column predicted by the [`Schema`].
+    pub(super) hint: Hint,
 }
 
 /// Per-parse buffers reused for every line.
@@ -113,6 +173,11 @@ pub(super) struct Scratch<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ScannedLine<'a> {
     pub(super) measurement: Text<'a>,
+    /// Where the raw measurement starts in the body.
+    pub(super) measurement_pos: usize,
+    /// True when the schema predicted the measurement and every key, and the line
+    /// has no other key: then the schema needs no update.
+    pub(super) predicted: bool,
     /// Timestamp in nanoseconds, or `None` when the line has none.
     pub(super) time_ns: Option<i64>,
 }
@@ -158,14 +223,22 @@ impl<'a> Scanner<'a, '_> {
     }
 
     /// `body[a..b]` as text; `a` and `b` are at ASCII bytes or line ends.
-    #[inline]
-    pub(super) fn src(&self, a: usize, b: usize) -> Result<&'a str, Error> {
-        match self.text {
-            Some(t) => t.get(a..b).ok_or(Error::InvalidUtf8 { col: self.col(a) }),
-            None => std::str::from_utf8(&self.body[a..b]).map_err(|e| Error::InvalidUtf8 {
-                col: self.col(a + e.valid_up_to()),
-            }),
+    #[inline(always)]
+    pub(super) fn src(&self, a: usize, b: usize) -> Res<&'a str> {
+        if let Some(s) = self.text.and_then(|t| t.get(a..b)) {
+            return Ok(s);
         }
+        self.src_checked(a, b)
+    }
+
+    /// [`Self::src`] for a body that is not valid UTF-8 as a whole.
+    #[cold]
+    fn src_checked(&self, a: usize, b: usize) -> Res<&'a str> {
+        std::str::from_utf8(&self.body[a..b]).map_err(|e| {
+            Box::new(Error::InvalidUtf8 {
+                col: self.col(a + e.valid_up_to()),
+            })
+        })
     }
 
     /// Sets `end` from `raw_end`, dropping the `\r` of a CRLF line ending.
@@ -181,7 +254,7 @@ impl<'a> Scanner<'a, '_> {
 
     /// Continues the line past its newline (a string value holds the newline).
     /// Returns false at the end of the body.
-    pub(super) fn extend(&mut self) -> Result<bool, Error> {
+    pub(super) fn extend(&mut self) -> Res<bool> {
         if self.raw_end >= self.body.len() {
             return Ok(false);
         }
@@ -193,32 +266,53 @@ impl<'a> Scanner<'a, '_> {
 
     /// Rejects a line longer than `max_line_len`.
     #[inline]
-    pub(super) fn check_len(&self) -> Result<(), Error> {
+    pub(super) fn check_len(&self) -> Res<()> {
         let len = self.end - self.line_start;
         if len > self.opts.max_line_len {
-            return Err(Error::LineTooLong {
+            return Err(Box::new(Error::LineTooLong {
                 len,
                 limit: self.opts.max_line_len,
-            });
+            }));
         }
         Ok(())
     }
 
-    /// Scans the line starting at `pos` (after leading whitespace) into `s.items`.
-    pub(super) fn scan_line(&mut self, s: &mut Scratch<'a>) -> Result<ScannedLine<'a>, Error> {
+    /// Scans the line starting at `pos` (after leading whitespace) into `s.items`,
+    /// predicting its layout from `schema`.
+    pub(super) fn scan_line(
+        &mut self,
+        s: &mut Scratch<'a>,
+        schema: &Schema,
+    ) -> Res<ScannedLine<'a>> {
         s.arena.clear();
         s.items.clear();
         let start = self.pos;
-        let measurement = self.text(STOP_NAME, STOP_NAME, "measurement", &mut s.arena)?;
+        let (measurement, schema) = match schema.measurement {
+            Some((at, len)) if len <= self.end - start && same_bytes(self.body, start, at, len) => {
+                self.pos = start + len - 1;
+                (Text::Src(self.src(start, self.pos)?), Some(schema))
+            }
+            _ => {
+                let m = self.text(STOP_NAME, STOP_NAME, "measurement", &mut s.arena)?;
+                (m, None)
+            }
+        };
         if measurement.is_empty() {
-            return Err(Error::MissingMeasurement {
+            return Err(Box::new(Error::MissingMeasurement {
                 col: self.col(start),
                 found: self.found(start),
-            });
+            }));
         }
+        let mut line = ScannedLine {
+            measurement,
+            measurement_pos: start,
+            predicted: false,
+            time_ns: None,
+        };
+        let mut hits = 0;
         while self.peek() == Some(b',') {
             self.pos += 1;
-            self.tag(s)?;
+            hits += usize::from(self.tag(s, schema)?);
         }
         // The tag section ends at a space (a scan stops only at `,` ` ` or the end).
         if self.peek() != Some(b' ') {
@@ -229,45 +323,49 @@ impl<'a> Scanner<'a, '_> {
             return Err(self.missing_fields());
         }
         loop {
-            self.field(s)?;
+            hits += usize::from(self.field(s, schema)?);
             match self.peek() {
-                Some(b',') => self.pos += 1,
-                Some(b' ') => break,
-                None => return Ok(ScannedLine { measurement, time_ns: None }),
+                Some(b',') => {
+                    self.pos += 1;
+                    // A comma after the last field is accepted, as InfluxDB 3 does.
+                    if matches!(self.peek(), None | Some(b' ')) {
+                        break;
+                    }
+                }
+                Some(b' ') | None => break,
                 Some(_) => {
                     let key = s.items.last().map_or("", |i| i.key.get(&s.arena));
-                    return Err(Error::ExpectedFieldSeparator {
+                    return Err(Box::new(Error::ExpectedFieldSeparator {
                         key: key.to_owned(),
                         col: self.col(self.pos),
                         found: self.found(self.pos),
-                    });
+                    }));
                 }
             }
         }
+        line.predicted = schema.is_some_and(|sc| hits == sc.keys.len() && hits == s.items.len());
         self.skip_spaces();
         if self.pos >= self.end {
-            // Trailing spaces after the fields: no timestamp.
-            return Ok(ScannedLine { measurement, time_ns: None });
+            // No timestamp (possibly trailing spaces after the fields).
+            return Ok(line);
         }
-        let time_ns = self.timestamp()?;
+        line.time_ns = Some(self.timestamp()?);
         self.skip_spaces();
         if self.pos < self.end {
-            return Err(Error::TrailingContent {
+            return Err(Box::new(Error::TrailingContent {
                 col: self.col(self.pos),
                 found: self.found(self.pos),
-            });
+            }));
         }
-        Ok(ScannedLine {
-            measurement,
-            time_ns: Some(time_ns),
-        })
+        Ok(line)
     }
 
-    fn missing_fields(&self) -> Error {
-        Error::MissingFields {
+    #[cold]
+    fn missing_fields(&self) -> Box<Error> {
+        Box::new(Error::MissingFields {
             col: self.col(self.pos),
             found: self.found(self.pos),
-        }
+        })
     }
 
     #[inline]
@@ -277,91 +375,133 @@ impl<'a> Scanner<'a, '_> {
         }
     }
 
-    /// One `key=value` of the tag set (after its comma).
-    #[inline]
-    fn tag(&mut self, s: &mut Scratch<'a>) -> Result<(), Error> {
+    /// The key of the next item and the `=` after it. Returns the key, where it
+    /// starts and the schema's hint when the schema predicted it.
+    #[inline(always)]
+    fn key(
+        &mut self,
+        s: &mut Scratch<'a>,
+        schema: Option<&Schema>,
+        what: &'static str,
+    ) -> Res<(Text<'a>, usize, Hint)> {
         let key_pos = self.pos;
-        let key = self.text(STOP_KEY, STOP_KEY, "tag key", &mut s.arena)?;
+        if let Some(k) = schema.and_then(|sc| sc.keys.get(s.items.len()))
+            && k.len <= self.end - key_pos
+            && same_bytes(self.body, key_pos, k.start, k.len)
+        {
+            self.pos = key_pos + k.len;
+            let key = Text::Src(self.src(key_pos, self.pos - 1)?);
+            return Ok((key, key_pos, Some((k.col, k.kind))));
+        }
+        let key = self.text(STOP_KEY, STOP_KEY, what, &mut s.arena)?;
         if key.is_empty() {
-            return Err(Error::MissingTagKey {
-                col: self.col(key_pos),
-                found: self.found(key_pos),
-            });
+            return Err(self.missing_key(what, key_pos));
         }
         if self.peek() != Some(b'=') {
-            return Err(Error::ExpectedTagEquals {
-                key: key.get(&s.arena).to_owned(),
-                col: self.col(self.pos),
-                found: self.found(self.pos),
-            });
+            return Err(self.expected_equals(what, key, &s.arena));
         }
         self.pos += 1;
-        check_not_time(key, &s.arena, "tag key", self.col(key_pos))?;
+        if key.get(&s.arena) == strata_model::TIME_COLUMN {
+            return Err(Box::new(Error::ReservedTime {
+                what,
+                col: self.col(key_pos),
+            }));
+        }
+        Ok((key, key_pos, None))
+    }
+
+    #[cold]
+    fn missing_key(&self, what: &'static str, key_pos: usize) -> Box<Error> {
+        let (col, found) = (self.col(key_pos), self.found(key_pos));
+        Box::new(if what == "tag key" {
+            Error::MissingTagKey { col, found }
+        } else {
+            Error::MissingFieldKey { col, found }
+        })
+    }
+
+    #[cold]
+    fn expected_equals(&self, what: &'static str, key: Text<'a>, arena: &str) -> Box<Error> {
+        let key = key.get(arena).to_owned();
+        let (col, found) = (self.col(self.pos), self.found(self.pos));
+        Box::new(if what == "tag key" {
+            Error::ExpectedTagEquals { key, col, found }
+        } else {
+            Error::ExpectedFieldEquals { key, col, found }
+        })
+    }
+
+    /// One `key=value` of the tag set (after its comma); true when the schema
+    /// predicted the key.
+    #[inline]
+    fn tag(&mut self, s: &mut Scratch<'a>, schema: Option<&Schema>) -> Res<bool> {
+        let (key, key_pos, hint) = self.key(s, schema, "tag key")?;
         let value_pos = self.pos;
         // Tag values end at `,` and ` ` only (an unescaped `=` is kept, as InfluxDB
         // does) but `\=` is still an escape.
         let value = self.text(STOP_NAME, STOP_KEY, "tag value", &mut s.arena)?;
         let len = value.get(&s.arena).len();
-        if len == 0 {
-            return Err(Error::MissingTagValue {
-                key: key.get(&s.arena).to_owned(),
-                col: self.col(value_pos),
-            });
-        }
-        if len > self.opts.max_tag_value_len {
-            return Err(Error::TagValueTooLong {
-                key: key.get(&s.arena).to_owned(),
-                len,
-                limit: self.opts.max_tag_value_len,
-            });
+        if len == 0 || len > self.opts.max_tag_value_len {
+            return Err(self.bad_tag_value(key, &s.arena, value_pos, len));
         }
         s.items.push(Item {
             key,
+            key_pos,
             value: Value::Tag(value),
+            hint,
         });
-        Ok(())
+        Ok(hint.is_some())
     }
 
-    /// One `key=value` of the field set.
+    #[cold]
+    fn bad_tag_value(
+        &self,
+        key: Text<'a>,
+        arena: &str,
+        value_pos: usize,
+        len: usize,
+    ) -> Box<Error> {
+        let key = key.get(arena).to_owned();
+        Box::new(if len == 0 {
+            Error::MissingTagValue {
+                key,
+                col: self.col(value_pos),
+            }
+        } else {
+            Error::TagValueTooLong {
+                key,
+                len,
+                limit: self.opts.max_tag_value_len,
+            }
+        })
+    }
+
+    /// One `key=value` of the field set; true when the schema predicted the key.
     #[inline]
-    fn field(&mut self, s: &mut Scratch<'a>) -> Result<(), Error> {
-        let key_pos = self.pos;
-        let key = self.text(STOP_KEY, STOP_KEY, "field key", &mut s.arena)?;
-        if key.is_empty() {
-            return Err(Error::MissingFieldKey {
-                col: self.col(key_pos),
-                found: self.found(key_pos),
-            });
-        }
-        if self.peek() != Some(b'=') {
-            return Err(Error::ExpectedFieldEquals {
-                key: key.get(&s.arena).to_owned(),
-                col: self.col(self.pos),
-                found: self.found(self.pos),
-            });
-        }
-        self.pos += 1;
-        check_not_time(key, &s.arena, "field key", self.col(key_pos))?;
+    fn field(&mut self, s: &mut Scratch<'a>, schema: Option<&Schema>) -> Res<bool> {
+        let (key, key_pos, hint) = self.key(s, schema, "field key")?;
         let value = self.field_value(key, &mut s.arena)?;
-        s.items.push(Item { key, value });
-        Ok(())
+        s.items.push(Item {
+            key,
+            key_pos,
+            value,
+            hint,
+        });
+        Ok(hint.is_some())
     }
 
     /// Scans text up to a byte of class `stop`; a backslash followed by a byte of
     /// class `special` stands for that byte, any other backslash is literal.
-    #[inline]
+    #[inline(always)]
     fn text(
         &mut self,
         stop: u8,
         special: u8,
         what: &'static str,
         arena: &mut String,
-    ) -> Result<Text<'a>, Error> {
+    ) -> Res<Text<'a>> {
         let (b, start, end) = (self.body, self.pos, self.end);
-        let mut i = start;
-        while i < end && CLASS[b[i] as usize] & stop == 0 {
-            i += 1;
-        }
+        let i = find_stop(b, start, end, stop);
         if i < end && b[i] == b'\\' {
             return self.escaped_text(i, stop, special, what, arena);
         }
@@ -378,7 +518,7 @@ impl<'a> Scanner<'a, '_> {
         special: u8,
         what: &'static str,
         arena: &mut String,
-    ) -> Result<Text<'a>, Error> {
+    ) -> Res<Text<'a>> {
         let (b, start, end) = (self.body, self.pos, self.end);
         let first = arena.len();
         let mut piece = start;
@@ -392,30 +532,19 @@ impl<'a> Scanner<'a, '_> {
             } else {
                 i += 1;
             }
-            while i < end && CLASS[b[i] as usize] & stop == 0 {
-                i += 1;
-            }
+            i = find_stop(b, i, end, stop);
         }
         arena.push_str(self.src(piece, i)?);
         self.pos = i;
         if arena.len() > first && arena.ends_with('\\') {
             // InfluxDB (Go and Rust parsers) rejects these: the backslash would
             // escape whatever follows when the name is written back out.
-            return Err(Error::EndsWithBackslash {
+            return Err(Box::new(Error::EndsWithBackslash {
                 what,
                 name: arena.get(first..).unwrap_or_default().to_owned(),
                 col: self.col(start),
-            });
+            }));
         }
         Ok(Text::Arena(first, arena.len()))
     }
-}
-
-/// Rejects the reserved column name `time`.
-#[inline]
-fn check_not_time(key: Text<'_>, arena: &str, what: &'static str, col: usize) -> Result<(), Error> {
-    if key.get(arena) == strata_model::TIME_COLUMN {
-        return Err(Error::ReservedTime { what, col });
-    }
-    Ok(())
 }

@@ -32,7 +32,11 @@ pub(super) fn rows(batch: &WriteBatch) -> Vec<Row> {
         assert!(t.rows() > 0, "finished batches hold no empty table");
         for c in t.columns() {
             assert_eq!(c.validity().len(), t.rows(), "column {} length", c.name());
-            assert!(c.null_count() < t.rows(), "column {} has no value", c.name());
+            assert!(
+                c.null_count() < t.rows(),
+                "column {} has no value",
+                c.name()
+            );
         }
         for r in 0..t.rows() {
             let mut cols = BTreeMap::new();
@@ -73,7 +77,9 @@ fn one(body: &str) -> Row {
 /// The value of column `col` of a one-line body.
 fn val(body: &str, col: &str) -> V {
     let (_, _, cols) = one(body);
-    cols.get(col).cloned().unwrap_or_else(|| panic!("{col} missing in {cols:?}"))
+    cols.get(col)
+        .cloned()
+        .unwrap_or_else(|| panic!("{col} missing in {cols:?}"))
 }
 
 /// The error message of a one-line body that must fail.
@@ -87,16 +93,23 @@ fn err(body: &str) -> String {
 
 fn assert_err(body: &str, expected: &str) {
     let msg = err(body);
-    assert!(msg.contains(expected), "{body:?}: {msg:?} lacks {expected:?}");
+    assert!(
+        msg.contains(expected),
+        "{body:?}: {msg:?} lacks {expected:?}"
+    );
 }
 
 fn cols(pairs: &[(&str, V)]) -> BTreeMap<String, V> {
-    pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
 }
 
 #[test]
 fn full_line() {
-    let row = one("cpu,host=a,region=eu usage=0.5,count=3i,n=7u,ok=t,msg=\"hi\" 1700000000000000000");
+    let row =
+        one("cpu,host=a,region=eu usage=0.5,count=3i,n=7u,ok=t,msg=\"hi\" 1700000000000000000");
     assert_eq!(
         row,
         (
@@ -162,12 +175,21 @@ fn trailing_backslash_is_rejected() {
 
 #[test]
 fn strings() {
-    assert_eq!(val(r#"m s="a \"q\" \\ \n""#, "s"), V::S(r#"a "q" \ \n"#.into()));
+    assert_eq!(
+        val(r#"m s="a \"q\" \\ \n""#, "s"),
+        V::S(r#"a "q" \ \n"#.into())
+    );
     assert_eq!(val(r#"m s="""#, "s"), V::S(String::new()));
     assert_eq!(val(r#"m s="a,b=c d" 5"#, "s"), V::S("a,b=c d".into()));
     assert_eq!(val(r#"m s="ends\\""#, "s"), V::S("ends\\".into()));
-    assert_err(r#"m s="open"#, "string value of field \"s\" starting at column 5 has no closing '\"'");
-    assert_err(r#"m s="a"x"#, "expected ',' or ' ' after the value of field \"s\" at column 8");
+    assert_err(
+        r#"m s="open"#,
+        "string value of field \"s\" starting at column 5 has no closing '\"'",
+    );
+    assert_err(
+        r#"m s="a"x"#,
+        "expected ',' or ' ' after the value of field \"s\" at column 8",
+    );
 }
 
 #[test]
@@ -194,10 +216,19 @@ fn integers_and_unsigned() {
         "m v=9223372036854775808i",
         "integer value 9223372036854775808 of field \"v\" at column 5 is out of range",
     );
-    assert_err("m v=-9223372036854775809i", "out of range for a 64-bit signed integer");
-    assert_err("m v=18446744073709551616u", "out of range for a 64-bit unsigned integer");
+    assert_err(
+        "m v=-9223372036854775809i",
+        "out of range for a 64-bit signed integer",
+    );
+    assert_err(
+        "m v=18446744073709551616u",
+        "out of range for a 64-bit unsigned integer",
+    );
     assert_err("m v=-1u", "unsigned integer value -1 of field \"v\"");
-    assert_err("m v=i", "invalid value for field \"v\" at column 5: found \"i\"");
+    assert_err(
+        "m v=i",
+        "invalid value for field \"v\" at column 5: found \"i\"",
+    );
     assert_err("m v=1.5i", "found \"1.5i\"");
 }
 
@@ -219,12 +250,23 @@ fn floats() {
     ] {
         assert_eq!(val(&format!("m v={text}"), "v"), f(x), "{text}");
     }
-    for bad in ["NaN", "nan", "inf", "-Inf", "1.2.3", ".", "-", "+", "1e", "1e+", "0x10", "1_0"] {
+    for bad in [
+        "NaN", "nan", "inf", "-Inf", "1.2.3", ".", "-", "+", "1e", "1e+", "0x10", "1_0",
+    ] {
         let msg = err(&format!("m v={bad}"));
-        assert!(msg.starts_with("invalid value for field \"v\""), "{bad}: {msg}");
+        assert!(
+            msg.starts_with("invalid value for field \"v\""),
+            "{bad}: {msg}"
+        );
     }
-    assert_err("m v=1e999", "float value 1e999 of field \"v\" at column 5 is out of range");
-    assert_err("m v=", "invalid value for field \"v\" at column 5: found end of line");
+    assert_err(
+        "m v=1e999",
+        "float value 1e999 of field \"v\" at column 5 is out of range",
+    );
+    assert_err(
+        "m v=",
+        "invalid value for field \"v\" at column 5: found end of line",
+    );
 }
 
 #[test]
@@ -250,25 +292,46 @@ fn timestamps_and_precision() {
     assert_eq!(at("m f=1 -5", Precision::Nanosecond), -5);
     assert_eq!(at("m f=1 3", Precision::Second), 3_000_000_000);
     assert_eq!(at("m f=1 3", Precision::Hour), 3 * 3_600_000_000_000);
-    assert_eq!(at("m f=1 1700000000", Precision::Auto), 1_700_000_000_000_000_000);
-    assert_eq!(at("m f=1 1700000000000", Precision::Auto), 1_700_000_000_000_000_000);
+    assert_eq!(
+        at("m f=1 1700000000", Precision::Auto),
+        1_700_000_000_000_000_000
+    );
+    assert_eq!(
+        at("m f=1 1700000000000", Precision::Auto),
+        1_700_000_000_000_000_000
+    );
     // Missing: now, truncated to the precision.
     assert_eq!(at("m f=1", Precision::Nanosecond), NOW);
     assert_eq!(at("m f=1", Precision::Second), 1_700_000_000_000_000_000);
-    assert_eq!(at("m f=1", Precision::Millisecond), 1_700_000_000_123_000_000);
+    assert_eq!(
+        at("m f=1", Precision::Millisecond),
+        1_700_000_000_123_000_000
+    );
     // Extra spaces around the timestamp.
     assert_eq!(at("m  f=1   7  ", Precision::Nanosecond), 7);
 
-    let parsed = parse(b"m f=1 9223372036854775807", &ParseOptions::new(Precision::Second, NOW));
+    let parsed = parse(
+        b"m f=1 9223372036854775807",
+        &ParseOptions::new(Precision::Second, NOW),
+    );
     assert_eq!(
         parsed.errors[0].message,
         "timestamp 9223372036854775807 in second precision is outside the range of \
          nanosecond timestamps (years 1677 to 2262)"
     );
-    assert_err("m f=1 9223372036854775808", "does not fit in a 64-bit signed integer");
-    assert_err("m f=1 12x", "expected an integer timestamp at column 7, found \"12x\"");
+    assert_err(
+        "m f=1 9223372036854775808",
+        "does not fit in a 64-bit signed integer",
+    );
+    assert_err(
+        "m f=1 12x",
+        "expected an integer timestamp at column 7, found \"12x\"",
+    );
     assert_err("m f=1 1.5", "found \"1.5\"");
-    assert_err("m f=1 1 2", "expected end of line after the timestamp at column 9, found \"2\"");
+    assert_err(
+        "m f=1 1 2",
+        "expected end of line after the timestamp at column 9, found \"2\"",
+    );
 }
 
 #[test]
@@ -285,21 +348,39 @@ fn comments_blank_lines_and_crlf() {
 
 #[test]
 fn missing_fields() {
-    assert_err("cpu", "line has no fields: expected a space and then field=value pairs at column 4");
+    assert_err(
+        "cpu",
+        "line has no fields: expected a space and then field=value pairs at column 4",
+    );
     assert_err("cpu,host=a", "line has no fields");
     assert_err("cpu,host=a ", "line has no fields");
     assert_err("cpu ", "line has no fields");
-    assert_err(",a=b f=1", "expected a measurement name at column 1, found \",\"");
+    assert_err(
+        ",a=b f=1",
+        "expected a measurement name at column 1, found \",\"",
+    );
     assert_err("m,=b f=1", "expected a tag key at column 3");
     assert_err("m,a=b, f=1", "expected a tag key at column 7");
     assert_err("m,a= f=1", "expected a value for tag \"a\" at column 5");
-    assert_err("m,host f=1", "expected '=' after tag key \"host\" at column 7, found \" \"");
+    assert_err(
+        "m,host f=1",
+        "expected '=' after tag key \"host\" at column 7, found \" \"",
+    );
     assert_err("m =1", "expected a field key at column 3");
-    assert_err("m f=1,", "expected a field key at column 7, found end of line");
-    assert_err("cpu,host=a usage 5", "expected '=' after field key \"usage\" at column 17");
+    assert_err("m f=1,=2", "expected a field key at column 7, found \"=\"");
+    assert_err(
+        "cpu,host=a usage 5",
+        "expected '=' after field key \"usage\" at column 17",
+    );
     // Unescaped commas in keys are errors (InfluxDB 1.x/2.x), escaped ones are not.
-    assert_err("m a,b=1", "expected '=' after field key \"a\" at column 4, found \",\"");
-    assert_err("m,a,b=1 f=1", "expected '=' after tag key \"a\" at column 4");
+    assert_err(
+        "m a,b=1",
+        "expected '=' after field key \"a\" at column 4, found \",\"",
+    );
+    assert_err(
+        "m,a,b=1 f=1",
+        "expected '=' after tag key \"a\" at column 4",
+    );
 }
 
 #[test]
@@ -314,16 +395,26 @@ fn duplicate_keys() {
 
 #[test]
 fn tag_and_field_with_one_key() {
-    assert_err("m,a=x a=1", "\"a\" is both a tag key and a field key in this line");
+    assert_err(
+        "m,a=x a=1",
+        "\"a\" is both a tag key and a field key in this line",
+    );
     // Also when the column already exists as a field.
     let parsed = p("m a=1\nm,a=x a=1");
     assert_eq!(parsed.errors[0].line, 2);
-    assert!(parsed.errors[0].message.contains("both a tag key and a field key"));
+    assert!(
+        parsed.errors[0]
+            .message
+            .contains("both a tag key and a field key")
+    );
 }
 
 #[test]
 fn time_is_reserved() {
-    assert_err("m time=1", "column name 'time' is reserved for the timestamp; rename the field key at column 3");
+    assert_err(
+        "m time=1",
+        "column name 'time' is reserved for the timestamp; rename the field key at column 3",
+    );
     assert_err("m,time=a f=1", "column name 'time' is reserved");
     assert_eq!(val("m,tim\\e=a f=1", "tim\\e"), V::Tag("a".into()));
 }
@@ -346,12 +437,19 @@ fn rejected_lines_leave_no_trace() {
     // Line 2 creates column `new` (integer) before failing on `c`; line 3 must be
     // free to make `new` a float, and the table of line 4 must not survive.
     let parsed = p("m c=1i\nm new=1i,c=1.5\nm new=2.5\nother,t=1 x=1,t=2");
-    assert_eq!(parsed.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![2, 4]);
+    assert_eq!(
+        parsed.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        vec![2, 4]
+    );
     let r = rows(&parsed.batch);
     assert_eq!(r.len(), 2);
     assert_eq!(r[1].2, cols(&[("new", f(2.5))]));
     assert_eq!(parsed.batch.tables().len(), 1);
-    let names: Vec<_> = parsed.batch.tables()[0].columns().iter().map(|c| c.name()).collect();
+    let names: Vec<_> = parsed.batch.tables()[0]
+        .columns()
+        .iter()
+        .map(|c| c.name())
+        .collect();
     assert_eq!(names, vec!["c", "new"]);
     // Syntax errors never reach the batch.
     let parsed = p("m a=1i,b=\nm b=1.5");
@@ -365,12 +463,22 @@ fn invalid_utf8_rejects_only_its_line() {
     body.extend_from_slice(&[0xff, 0xfe]);
     body.extend_from_slice(b" f=2\nm s=\"\xc3\" 3\nm f=4\n");
     let parsed = parse(&body, &opts());
-    let errors: Vec<_> = parsed.errors.iter().map(|e| (e.line, e.message.as_str())).collect();
+    let errors: Vec<_> = parsed
+        .errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
     assert_eq!(
         errors,
         vec![
-            (2, "invalid UTF-8 at column 6; line protocol must be UTF-8 text"),
-            (3, "invalid UTF-8 at column 6; line protocol must be UTF-8 text"),
+            (
+                2,
+                "invalid UTF-8 at column 6; line protocol must be UTF-8 text"
+            ),
+            (
+                3,
+                "invalid UTF-8 at column 6; line protocol must be UTF-8 text"
+            ),
         ]
     );
     assert_eq!(rows(&parsed.batch).len(), 2);
@@ -382,13 +490,26 @@ fn limits_name_the_option() {
     o.max_line_len = 10;
     o.max_tag_value_len = 3;
     let parsed = parse(b"m,t=abc f=1\nm,t=abcd f=1\nm f=1\nm s=\"12\n345\"", &o);
-    let errors: Vec<_> = parsed.errors.iter().map(|e| (e.line, e.message.as_str())).collect();
+    let errors: Vec<_> = parsed
+        .errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
     assert_eq!(
         errors,
         vec![
-            (1, "line is 11 bytes long; the limit is 10 bytes (max_line_len)"),
-            (2, "line is 12 bytes long; the limit is 10 bytes (max_line_len)"),
-            (4, "line is 12 bytes long; the limit is 10 bytes (max_line_len)"),
+            (
+                1,
+                "line is 11 bytes long; the limit is 10 bytes (max_line_len)"
+            ),
+            (
+                2,
+                "line is 12 bytes long; the limit is 10 bytes (max_line_len)"
+            ),
+            (
+                4,
+                "line is 12 bytes long; the limit is 10 bytes (max_line_len)"
+            ),
         ]
     );
     o.max_line_len = 100;
@@ -415,7 +536,10 @@ fn resumes_after_a_malformed_line_where_influxdb_does() {
     // The open quote of the bad line 1 swallows line 2 (as InfluxDB's splitter
     // does); line 3 parses.
     let parsed = p("m f=1x,g=\"a\nm h=\"c\nm k=1\n");
-    assert_eq!(parsed.errors.iter().map(|e| e.line).collect::<Vec<_>>(), vec![1]);
+    assert_eq!(
+        parsed.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+        vec![1]
+    );
     assert_eq!(rows(&parsed.batch)[0].2, cols(&[("k", f(1.0))]));
     assert_eq!(parsed.batch.tables()[0].lines(), &[3]);
 }
@@ -426,4 +550,76 @@ fn errors_in_a_body_keep_their_line_numbers() {
     let lines: Vec<_> = parsed.errors.iter().map(|e| e.line).collect();
     assert_eq!(lines, vec![2, 6]);
     assert_eq!(parsed.batch.tables()[0].lines(), &[1, 5]);
+}
+
+#[test]
+fn trailing_comma_after_fields_is_accepted() {
+    // As InfluxDB 3 (the `influxdb-line-protocol` crate) does.
+    assert_eq!(one("m f=1i, 5"), ("m".into(), 5, cols(&[("f", V::I(1))])));
+    assert_eq!(val("m f=1i,", "f"), V::I(1));
+    assert_err(
+        "m f=1i,,g=1",
+        "expected a field key at column 8, found \",\"",
+    );
+}
+
+#[test]
+fn layout_prediction_matches_a_fresh_scan() {
+    // Each line differs from the previous one in one way that the prediction from
+    // the previous line must notice: a longer key, another measurement, a missing
+    // tag, another value type, an escape.
+    let body = "cpu,host=a usage=1i,idle=2i 1\n\
+                cpu,host=b usage=3i,idle=4i 2\n\
+                cpu,host=c usage_user=5i,idle=6i 3\n\
+                cpu2,host=d usage=7i 4\n\
+                cpu usage=8i 5\n\
+                cpu,host=e usage=9.5 6\n\
+                cpu,host=f usage=10i,idle=11i 7\n\
+                cpu,ho\\ st=g usage=12i 8\n\
+                cpu,host=h idle=13i,usage=14i 9\n\
+                cpu,host=i usage=15i,idle=16i,idle=17i 10\n";
+    let parsed = p(body);
+    assert_eq!(parsed.errors.len(), 1);
+    assert_eq!(parsed.errors[0].line, 6);
+    assert!(
+        parsed.errors[0]
+            .message
+            .contains("is a integer field, but this row offers a float")
+    );
+    let r = rows(&parsed.batch);
+    let get = |time: i64| r.iter().find(|r| r.1 == time).map(|r| r.2.clone());
+    assert_eq!(
+        get(3),
+        Some(cols(&[
+            ("host", V::Tag("c".into())),
+            ("usage_user", V::I(5)),
+            ("idle", V::I(6))
+        ]))
+    );
+    assert_eq!(get(4).map(|c| c.len()), Some(2));
+    assert_eq!(get(5), Some(cols(&[("usage", V::I(8))])));
+    assert_eq!(
+        get(8),
+        Some(cols(&[("ho st", V::Tag("g".into())), ("usage", V::I(12))]))
+    );
+    assert_eq!(
+        get(9),
+        Some(cols(&[
+            ("host", V::Tag("h".into())),
+            ("idle", V::I(13)),
+            ("usage", V::I(14))
+        ]))
+    );
+    assert_eq!(
+        get(10),
+        Some(cols(&[
+            ("host", V::Tag("i".into())),
+            ("usage", V::I(15)),
+            ("idle", V::I(17))
+        ]))
+    );
+    // A predicted key still meets the tag/field and duplicate-type rules.
+    let parsed = p("m,a=x b=1i\nm,a=y a=1i\nm b=1i,b=2i\nm b=1i,b=2.5");
+    let lines: Vec<_> = parsed.errors.iter().map(|e| e.line).collect();
+    assert_eq!(lines, vec![2, 4]);
 }

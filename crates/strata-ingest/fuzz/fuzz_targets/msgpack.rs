@@ -1,0 +1,142 @@
+//! MessagePack on arbitrary bytes: never panics, and every result keeps the batch,
+//! row-numbering and error invariants, under several precisions and limits.
+
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use strata_ingest::msgpack::{self, Error};
+use strata_ingest::{ParseOptions, Parsed};
+use strata_model::{ColumnData, Precision, TIME_COLUMN};
+
+const PRECISIONS: [Precision; 3] = [Precision::Auto, Precision::Nanosecond, Precision::Second];
+
+fuzz_target!(|data: &[u8]| {
+    // The first byte picks the options: small tag limits exercise their errors.
+    let (pick, body) = data.split_first().map_or((0, data), |(&b, rest)| (b, rest));
+    let mut opts = ParseOptions::new(
+        PRECISIONS[usize::from(pick) % PRECISIONS.len()],
+        1_700_000_000_123_456_789,
+    );
+    if pick & 0x80 != 0 {
+        opts.max_tag_value_len = usize::from(pick & 0x0f);
+    }
+    let first = msgpack::decode(body, &opts);
+    match &first {
+        Ok(parsed) => check(parsed),
+        Err(e) => check_error(body, e),
+    }
+    // Decoding is a pure function of the body and options.
+    let again = msgpack::decode(body, &opts);
+    assert_eq!(
+        first.as_ref().map(summary).map_err(Clone::clone),
+        again.as_ref().map(summary).map_err(Clone::clone)
+    );
+});
+
+/// Row counts, lines and errors: enough to compare two decodes.
+fn summary(p: &Parsed) -> (Vec<(String, Vec<i64>, Vec<u32>)>, Vec<(u32, String)>) {
+    (
+        p.batch
+            .tables()
+            .iter()
+            .map(|t| (t.name().to_owned(), t.time().to_vec(), t.lines().to_vec()))
+            .collect(),
+        p.errors
+            .iter()
+            .map(|e| (e.line, e.message.clone()))
+            .collect(),
+    )
+}
+
+fn check(parsed: &Parsed) {
+    // Every numbered row ends as exactly one kept row or one error, so the row
+    // numbers of both together are exactly 1..=N.
+    let mut numbers: Vec<u32> = parsed.errors.iter().map(|e| e.line).collect();
+    let mut last = 0;
+    for e in &parsed.errors {
+        assert!(e.line > last, "errors out of order: {:?}", parsed.errors);
+        assert!(!e.message.is_empty());
+        last = e.line;
+    }
+    for t in parsed.batch.tables() {
+        assert!(!t.name().is_empty());
+        assert!(t.rows() > 0, "empty table {}", t.name());
+        assert_eq!(t.time().len(), t.rows());
+        assert_eq!(t.lines().len(), t.rows());
+        assert!(
+            t.lines().windows(2).all(|w| w[0] < w[1]),
+            "rows out of order in {}",
+            t.name()
+        );
+        numbers.extend_from_slice(t.lines());
+        let mut names: Vec<&str> = t.columns().iter().map(|c| c.name()).collect();
+        names.sort_unstable();
+        assert!(
+            names.windows(2).all(|w| w[0] != w[1]),
+            "duplicate column in {}",
+            t.name()
+        );
+        for c in t.columns() {
+            assert!(
+                !c.name().is_empty() && c.name() != TIME_COLUMN,
+                "column {:?}",
+                c.name()
+            );
+            assert_eq!(c.validity().len(), t.rows(), "column {} length", c.name());
+            let valid = (0..t.rows()).filter(|&i| c.is_valid(i)).count();
+            assert_eq!(
+                c.null_count(),
+                t.rows() - valid,
+                "column {} nulls",
+                c.name()
+            );
+            assert!(valid > 0, "column {} has no value", c.name());
+            let len = match c.data() {
+                ColumnData::Tag(tags) => {
+                    for i in (0..t.rows()).filter(|&i| c.is_valid(i)) {
+                        let key = tags.keys()[i];
+                        assert!(key >= 0 && (key as usize) < tags.values().len());
+                        assert!(!tags.get(i).is_empty(), "empty tag value in {}", c.name());
+                    }
+                    tags.len()
+                }
+                ColumnData::F64(v) => v.len(),
+                ColumnData::I64(v) => v.len(),
+                ColumnData::U64(v) => v.len(),
+                ColumnData::Bool(v) => v.len(),
+                ColumnData::Str(v) => v.len(),
+            };
+            assert_eq!(len, t.rows(), "column {} data length", c.name());
+        }
+    }
+    numbers.sort_unstable();
+    for (i, &n) in numbers.iter().enumerate() {
+        assert_eq!(n as usize, i + 1, "row numbers are not 1..=N: {numbers:?}");
+    }
+}
+
+fn check_error(body: &[u8], e: &Error) {
+    assert!(!e.to_string().is_empty());
+    let offset = match e {
+        Error::Empty => {
+            assert!(body.is_empty());
+            return;
+        }
+        Error::Malformed { offset, .. }
+        | Error::Unexpected { offset, .. }
+        | Error::MissingMeasurement { offset }
+        | Error::InvalidMeasurement { offset, .. }
+        | Error::UnsupportedType { offset, .. }
+        | Error::NotAnArray { offset, .. }
+        | Error::InvalidColumnName { offset, .. }
+        | Error::DuplicateColumn { offset, .. }
+        | Error::TooDeep { offset } => *offset,
+        Error::UnequalLengths { .. } => return,
+        _ => return,
+    };
+    assert!(
+        offset <= body.len(),
+        "offset {offset} beyond {} bytes: {e}",
+        body.len()
+    );
+}
