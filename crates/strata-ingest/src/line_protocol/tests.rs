@@ -426,7 +426,7 @@ fn type_conflicts_reject_the_line_only() {
         parsed.errors,
         vec![LineError {
             line: 2,
-            message: "column \"a\" is a integer field, but this row offers a float field".into()
+            message: "column \"a\" is an integer field, but this row offers a float field".into()
         }]
     );
     assert_eq!(rows(&parsed.batch).len(), 2);
@@ -584,7 +584,7 @@ fn layout_prediction_matches_a_fresh_scan() {
     assert!(
         parsed.errors[0]
             .message
-            .contains("is a integer field, but this row offers a float")
+            .contains("is an integer field, but this row offers a float")
     );
     let r = rows(&parsed.batch);
     let get = |time: i64| r.iter().find(|r| r.1 == time).map(|r| r.2.clone());

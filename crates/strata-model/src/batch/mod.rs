@@ -61,6 +61,19 @@ pub enum ColumnKind {
     Field(FieldType),
 }
 
+impl ColumnKind {
+    /// "a tag", "an integer field", ...: for error messages.
+    pub fn with_article(self) -> String {
+        let name = self.to_string();
+        let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {name}")
+    }
+}
+
 impl std::fmt::Display for ColumnKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
@@ -100,7 +113,7 @@ impl FieldValue<'_> {
 
 /// A column name offered with a kind other than the one it already has.
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
-#[error("column {column:?} is a {existing}, but this row offers a {offered}")]
+#[error("column {column:?} is {}, but this row offers {}", existing.with_article(), offered.with_article())]
 pub struct ColumnConflict {
     /// The column name.
     pub column: String,

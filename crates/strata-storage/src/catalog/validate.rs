@@ -118,8 +118,8 @@ fn plan(
                         "column {:?} of table {:?} is {}, but this line offers {}",
                         col.name(),
                         table.name(),
-                        describe(known.kind),
-                        describe(col.kind())
+                        known.kind.with_article(),
+                        col.kind().with_article()
                     );
                     reject_rows(slot, table, Some(ci), &msg);
                 }
