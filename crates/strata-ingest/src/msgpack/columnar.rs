@@ -17,8 +17,12 @@
 
 use super::convert::{self, Target};
 use super::reader::{Value, read_value};
+use super::tag_cache::{self, TagCache};
 use super::{Error, ObjectKeys, Sink, unexpected};
-use strata_model::{ColumnConflict, TIME_COLUMN, TableBatch};
+use strata_model::{ColumnConflict, FieldValue, TIME_COLUMN, TableBatch};
+
+/// Fewest rows for which an object's tag columns get a [`TagCache`].
+const CACHE_MIN_ROWS: usize = 32;
 
 /// Value type classes seen in an array, as bits.
 const NIL: u8 = 1;
@@ -53,6 +57,9 @@ pub(super) struct Plan<'a> {
     /// The column cannot be stored in this table: every non-nil value rejects
     /// its row with this conflict.
     conflict: Option<ColumnConflict>,
+    /// Raw bytes to dictionary key, for tag columns of objects with enough rows to
+    /// repay it.
+    cache: Option<TagCache>,
 }
 
 /// Scratch buffers lent by the decoder, reused across objects.
@@ -140,6 +147,26 @@ fn scan_values(
     let (mut types, mut first) = (0u8, 0u8);
     for _ in 0..len {
         let at = *pos;
+        // The encodings real columns use, classified without a full read.
+        let quick = match body.get(at) {
+            Some(&b) if b <= 0x7f => Some((INT, 1)),
+            Some(&b) if (0xa0..=0xbf).contains(&b) && !is_time => {
+                Some((STR, 1 + usize::from(b & 0x1f)))
+            }
+            Some(0xcb) => Some((FLOAT, 9)),
+            Some(0xd3) => Some((INT, 9)),
+            _ => None,
+        };
+        if let Some((class, size)) = quick
+            && at + size <= body.len()
+        {
+            *pos = at + size;
+            if first == 0 {
+                first = class;
+            }
+            types |= class;
+            continue;
+        }
         let v = read_value(body, pos)?;
         let class = match v {
             Value::Nil => NIL,
@@ -226,7 +253,13 @@ pub(super) fn decode<'a>(
             Some(i) => {
                 let existing = table.columns()[i].kind();
                 match Target::from_kind(existing) {
-                    Some(t) if t == desired || (t.is_numeric() && desired.is_numeric()) => {
+                    // Numbers convert when exact; an *inferred* tag defers to a
+                    // string field the batch already has (inference is a guess).
+                    Some(t)
+                        if t == desired
+                            || (t.is_numeric() && desired.is_numeric())
+                            || (!explicit && desired == Target::Tag && t == Target::Str) =>
+                    {
                         (t, None)
                     }
                     _ => (
@@ -266,42 +299,59 @@ pub(super) fn decode<'a>(
             idx,
             target,
             conflict,
+            cache: (target == Target::Tag && keys.rows >= CACHE_MIN_ROWS).then(TagCache::new),
         });
     }
 
+    // Every column this object writes exists now: size them for its rows at once.
+    table.reserve_rows(keys.rows);
     let opts = sink.opts;
     let now = sink.now;
     for _ in 0..keys.rows {
         let line = sink.next_line();
-        let mut fault: Option<String> = None;
         let time = match time_pos.as_mut() {
-            Some(p) => match convert::time_ns(read_value(body, p)?, &opts, now) {
-                Ok(t) => t,
-                Err(m) => {
-                    fault = Some(m);
-                    0
-                }
+            Some(p) => match fast_int(body, p) {
+                Some(v) => opts
+                    .precision
+                    .to_nanos(v)
+                    .ok_or_else(|| format!("timestamp {v} is out of range")),
+                None => convert::time_ns(read_value(body, p)?, &opts, now),
             },
-            None => now,
+            None => Ok(now),
+        };
+        let time = match time {
+            Ok(t) => t,
+            Err(message) => {
+                skip_row(body, plans)?;
+                sink.reject(line, message);
+                continue;
+            }
         };
         table.begin_row(line, time);
         let mut fields = 0usize;
-        for p in plans.iter_mut() {
-            // Every cursor advances on every row, also once the row has failed.
+        let mut fault = None;
+        for (i, p) in plans.iter_mut().enumerate() {
+            if fast_push(body, p, table, opts.max_tag_value_len) {
+                fields += usize::from(p.target != Target::Tag);
+                continue;
+            }
+            // Slow path: nil, conversions, conflicts, errors.
             let v = read_value(body, &mut p.pos)?;
-            if fault.is_some() {
-                continue;
-            }
-            if let Some(c) = &p.conflict {
-                if !matches!(v, Value::Nil) {
-                    fault = Some(c.to_string());
+            let outcome = match &p.conflict {
+                Some(c) if !matches!(v, Value::Nil) => Err(c.to_string()),
+                Some(_) => Ok(false),
+                None => {
+                    convert::push_value(table, p.idx, p.target, v, p.name, &mut sink.scratch, &opts)
                 }
-                continue;
-            }
-            match convert::push_value(table, p.idx, p.target, v, p.name, &mut sink.scratch, &opts)
-            {
+            };
+            match outcome {
                 Ok(set) => fields += usize::from(set && p.target != Target::Tag),
-                Err(m) => fault = Some(m),
+                Err(m) => {
+                    // Keep the remaining cursors in step with this row.
+                    skip_row(body, &mut plans[i + 1..])?;
+                    fault = Some(m);
+                    break;
+                }
             }
         }
         if fault.is_none() && fields == 0 {
@@ -313,6 +363,119 @@ pub(super) fn decode<'a>(
         }
     }
     Ok(())
+}
+
+/// Advances every cursor past one value.
+fn skip_row(body: &[u8], plans: &mut [Plan<'_>]) -> Result<(), Error> {
+    for p in plans {
+        // Scanned arrays hold only scalars, so one read is one whole value.
+        read_value(body, &mut p.pos)?;
+    }
+    Ok(())
+}
+
+/// Pushes the next value of `p` when it has the common encoding for its target
+/// (short string for a tag, small or 64-bit integer, 64-bit float) and returns
+/// true; otherwise consumes nothing and returns false. This keeps the generic
+/// [`read_value`] + [`convert::push_value`] pair off the path almost every value
+/// of a well-formed body takes.
+#[inline(always)]
+fn fast_push(body: &[u8], p: &mut Plan<'_>, table: &mut TableBatch, max_tag: usize) -> bool {
+    if p.conflict.is_some() {
+        return false;
+    }
+    match p.target {
+        Target::Tag => {
+            let Some(&b) = body.get(p.pos) else {
+                return false;
+            };
+            // fixstr of 1..=31 bytes; the empty string is an absent tag (slow path).
+            if !(0xa1..=0xbf).contains(&b) {
+                return false;
+            }
+            let len = usize::from(b & 0x1f);
+            let start = p.pos + 1;
+            if len > max_tag {
+                return false;
+            }
+            if let Some(key) = p.cache.as_ref().and_then(|c| c.get(body, start, len)) {
+                table.push_tag_key(p.idx, key);
+                p.pos = start + len;
+                return true;
+            }
+            let Some(bytes) = body.get(start..start + len) else {
+                return false;
+            };
+            let Ok(value) = std::str::from_utf8(bytes) else {
+                return false;
+            };
+            match (p.cache.as_mut(), len <= tag_cache::MAX_LEN) {
+                (Some(cache), true) => {
+                    let Some(key) = table.intern_tag(p.idx, value) else {
+                        return false;
+                    };
+                    cache.insert(body, start, len, key);
+                    table.push_tag_key(p.idx, key);
+                }
+                _ => table.push_tag(p.idx, value),
+            }
+            p.pos = start + len;
+            true
+        }
+        Target::Int => match fast_int(body, &mut p.pos) {
+            Some(v) => {
+                table.push_field(p.idx, FieldValue::I64(v));
+                true
+            }
+            None => false,
+        },
+        Target::Float => {
+            if body.get(p.pos) != Some(&0xcb) {
+                return false;
+            }
+            let Some(bytes) = body.get(p.pos + 1..p.pos + 9) else {
+                return false;
+            };
+            let mut b = [0u8; 8];
+            b.copy_from_slice(bytes);
+            table.push_field(p.idx, FieldValue::F64(f64::from_be_bytes(b)));
+            p.pos += 9;
+            true
+        }
+        Target::Bool | Target::Str => false,
+    }
+}
+
+/// Reads an integer in the encodings integer columns and timestamps use
+/// (positive fixint, int8..int64, uint8..uint64 up to `i64::MAX`), advancing
+/// `pos`; `None` (consuming nothing) for anything else.
+#[inline(always)]
+fn fast_int(body: &[u8], pos: &mut usize) -> Option<i64> {
+    let b = *body.get(*pos)?;
+    if b <= 0x7f {
+        *pos += 1;
+        return Some(i64::from(b));
+    }
+    let width = match b {
+        0xcc | 0xd0 => 1,
+        0xcd | 0xd1 => 2,
+        0xce | 0xd2 => 4,
+        0xcf | 0xd3 => 8,
+        _ => return None,
+    };
+    let bytes = body.get(*pos + 1..*pos + 1 + width)?;
+    let mut raw = [0u8; 8];
+    raw[8 - width..].copy_from_slice(bytes);
+    let unsigned = u64::from_be_bytes(raw);
+    let v = if b >= 0xd0 {
+        // Sign-extend the `width`-byte two's complement value.
+        let shift = 64 - 8 * width as u32;
+        ((unsigned << shift) as i64) >> shift
+    } else {
+        i64::try_from(unsigned).ok()?
+    };
+    *pos += 1 + width;
+    Some(v)
 }
 
 #[cold]

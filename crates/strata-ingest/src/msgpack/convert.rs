@@ -195,7 +195,7 @@ fn mismatch(name: &str, target: Target, v: &Value<'_>) -> String {
         }
         .to_string(),
         None => format!(
-            "column {name:?} holds a {} value; supported are integers, floats, booleans, strings and nil",
+            "column {name:?} holds a value of type {}; supported are integers, floats, booleans, strings and nil",
             v.type_name()
         ),
     }
@@ -231,7 +231,7 @@ pub(super) fn time_ns(v: Value<'_>, opts: &ParseOptions, now: i64) -> Result<i64
         Value::Timestamp(None) => Err("timestamp extension is out of range".to_owned()),
         Value::BigUint(u) => Err(format!("timestamp {u} is out of range")),
         other => Err(format!(
-            "timestamp is a {}; expected an integer, a float or a MessagePack timestamp",
+            "timestamp has type {}; expected an integer, a float or a MessagePack timestamp",
             other.type_name()
         )),
     }
@@ -248,5 +248,12 @@ fn float_time(f: f64, opts: &ParseOptions) -> Result<i64, String> {
         .nanos_per_unit()
         // `as` saturates, which keeps the magnitude class of huge values.
         .unwrap_or_else(|| strata_model::infer_time_unit(f as i64));
-    whole_i64((f * per as f64).round()).ok_or_else(|| format!("timestamp {f} is out of range"))
+    // Whole units and the fraction apart: the product of a large float and the
+    // unit would round away exact integers (1.7e18 has a 256 ns float spacing).
+    let whole = whole_i64(f.trunc());
+    let frac = (f.fract() * per as f64).round() as i64;
+    whole
+        .and_then(|w| w.checked_mul(per))
+        .and_then(|ns| ns.checked_add(frac))
+        .ok_or_else(|| format!("timestamp {f} is out of range"))
 }

@@ -30,7 +30,8 @@
 //! **without one, every column whose first non-nil value is a string is a tag and
 //! every other column is a field** (so a string field needs a tag list). Tag values
 //! that are numbers or booleans are written in decimal / `true` / `false`; an empty
-//! tag value is an absent tag, as in line protocol.
+//! tag value is an absent tag, as in line protocol. An inferred tag column whose
+//! name is already a string field in the batch stays a string field.
 //!
 //! ## Field types
 //!
@@ -66,8 +67,16 @@
 //! *row number* in the body: every columnar row and every row-format record counts
 //! one, in body order (the same number is stored in [`TableBatch::lines`]).
 //!
-//! Declared lengths are checked against the bytes left before anything is
-//! allocated or looped over, so a forged length cannot exhaust memory.
+//! ## Text and limits
+//!
+//! Measurement, column and tag names must be UTF-8 and non-empty. String values
+//! that are not UTF-8 have their invalid sequences replaced with U+FFFD (Arc
+//! sanitizes the same way) rather than failing. A tag value longer than
+//! [`ParseOptions::max_tag_value_len`] rejects its row. `batch` objects and arrays
+//! of objects nest at most 8 levels; values under ignored keys may nest without
+//! limit (they are skipped without recursion). Declared lengths are checked against
+//! the bytes left before anything is allocated or looped over, so a forged length
+//! cannot exhaust memory.
 //!
 //! [`WriteBatch`]: strata_model::WriteBatch
 //! [`TableBatch::lines`]: strata_model::TableBatch::lines
@@ -78,18 +87,18 @@ mod columnar;
 mod convert;
 mod reader;
 mod row;
+mod tag_cache;
 
 use crate::{LineError, ParseOptions, Parsed};
 use reader::{Value, read_value, skip_value};
 use std::fmt::Write as _;
 use strata_model::WriteBatch;
-use thiserror::Error;
 
 /// Deepest nesting of `batch` objects and arrays of objects.
 const MAX_DEPTH: usize = 8;
 
 /// Why a whole request was refused.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
     /// The body is empty.
@@ -144,7 +153,7 @@ pub enum Error {
     },
     /// A column holding a type that cannot be stored.
     #[error(
-        "column {column:?} holds a {found} value at byte {offset}; \
+        "column {column:?} holds a value of type {found} at byte {offset}; \
          supported are integers, floats, booleans, strings and nil"
     )]
     UnsupportedType {
@@ -156,7 +165,7 @@ pub enum Error {
         offset: usize,
     },
     /// A columnar value that is not an array.
-    #[error("column {column:?} at byte {offset} is a {found}, not an array")]
+    #[error("column {column:?} at byte {offset} has type {found}, not array")]
     NotAnArray {
         /// The column.
         column: String,
@@ -394,7 +403,11 @@ impl<'a> Decoder<'a> {
 }
 
 /// The table name of an object.
-fn measurement<'b>(body: &'b [u8], keys: &ObjectKeys, buf: &'b mut String) -> Result<&'b str, Error> {
+fn measurement<'b>(
+    body: &'b [u8],
+    keys: &ObjectKeys,
+    buf: &'b mut String,
+) -> Result<&'b str, Error> {
     let Some(mut pos) = keys.m else {
         return Err(Error::MissingMeasurement { offset: keys.start });
     };
@@ -427,5 +440,7 @@ fn unexpected(offset: usize, expected: &'static str, found: &Value<'_>) -> Error
     }
 }
 
+#[cfg(test)]
+mod robust_tests;
 #[cfg(test)]
 mod tests;

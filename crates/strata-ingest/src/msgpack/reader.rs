@@ -85,7 +85,12 @@ fn be<const N: usize>(body: &[u8], pos: &mut usize, start: usize) -> Result<[u8;
 
 /// Reads a length-prefixed payload (str/bin/ext) whose length is `len`.
 #[inline(always)]
-fn payload<'a>(body: &'a [u8], pos: &mut usize, len: usize, start: usize) -> Result<&'a [u8], Error> {
+fn payload<'a>(
+    body: &'a [u8],
+    pos: &mut usize,
+    len: usize,
+    start: usize,
+) -> Result<&'a [u8], Error> {
     take(body, pos, len, start)
 }
 

@@ -63,7 +63,12 @@ fn record(
 
 /// Pushes the tags, host and fields of the current row; returns the number of
 /// field values set.
-fn values(body: &[u8], keys: &ObjectKeys, table: &mut TableBatch, sink: &mut Sink) -> RowResult<usize> {
+fn values(
+    body: &[u8],
+    keys: &ObjectKeys,
+    table: &mut TableBatch,
+    sink: &mut Sink,
+) -> RowResult<usize> {
     let opts = sink.opts;
     // Position of the next value within the row, for the table's layout cache.
     let mut col = 0;
@@ -72,7 +77,12 @@ fn values(body: &[u8], keys: &ObjectKeys, table: &mut TableBatch, sink: &mut Sin
         let n = match read_value(body, &mut p)? {
             Value::Map(n) => n,
             Value::Nil => 0,
-            other => return Ok(Err(format!("\"tags\" is a {}, not a map", other.type_name()))),
+            other => {
+                return Ok(Err(format!(
+                    "\"tags\" has type {}, not map",
+                    other.type_name()
+                )));
+            }
         };
         for _ in 0..n {
             let name = match key(body, &mut p, "tag")? {
@@ -85,7 +95,9 @@ fn values(body: &[u8], keys: &ObjectKeys, table: &mut TableBatch, sink: &mut Sin
                 Err(c) => return Ok(Err(c.to_string())),
             };
             col += 1;
-            if let Err(m) = convert::push_value(table, idx, Target::Tag, v, name, &mut sink.scratch, &opts) {
+            if let Err(m) =
+                convert::push_value(table, idx, Target::Tag, v, name, &mut sink.scratch, &opts)
+            {
                 return Ok(Err(m));
             }
         }
@@ -104,14 +116,21 @@ fn values(body: &[u8], keys: &ObjectKeys, table: &mut TableBatch, sink: &mut Sin
                 Value::Str(sink.key_buf.as_bytes())
             }
             Value::Str(_) | Value::Nil => v,
-            other => return Ok(Err(format!("\"h\" is a {}, not a string", other.type_name()))),
+            other => {
+                return Ok(Err(format!(
+                    "\"h\" has type {}, not string",
+                    other.type_name()
+                )));
+            }
         };
         let idx = match table.resolve_column(col, "host", Target::Tag.kind()) {
             Ok(i) => i,
             Err(c) => return Ok(Err(c.to_string())),
         };
         col += 1;
-        if let Err(m) = convert::push_value(table, idx, Target::Tag, v, "host", &mut sink.scratch, &opts) {
+        if let Err(m) =
+            convert::push_value(table, idx, Target::Tag, v, "host", &mut sink.scratch, &opts)
+        {
             return Ok(Err(m));
         }
     }
@@ -121,7 +140,12 @@ fn values(body: &[u8], keys: &ObjectKeys, table: &mut TableBatch, sink: &mut Sin
         let n = match read_value(body, &mut p)? {
             Value::Map(n) => n,
             Value::Nil => 0,
-            other => return Ok(Err(format!("\"fields\" is a {}, not a map", other.type_name()))),
+            other => {
+                return Ok(Err(format!(
+                    "\"fields\" has type {}, not map",
+                    other.type_name()
+                )));
+            }
         };
         for _ in 0..n {
             let name = match key(body, &mut p, "field")? {
@@ -138,7 +162,12 @@ fn values(body: &[u8], keys: &ObjectKeys, table: &mut TableBatch, sink: &mut Sin
     } else if let Some(mut p) = keys.f {
         let n = match read_value(body, &mut p)? {
             Value::Array(n) => n,
-            other => return Ok(Err(format!("\"f\" is a {}, not an array", other.type_name()))),
+            other => {
+                return Ok(Err(format!(
+                    "\"f\" has type {}, not array",
+                    other.type_name()
+                )));
+            }
         };
         // Take the buffer so the name can be borrowed while `sink` is lent out.
         let mut name = std::mem::take(&mut sink.key_buf);
@@ -166,23 +195,36 @@ fn key<'a>(body: &'a [u8], pos: &mut usize, what: &str) -> RowResult<&'a str> {
     let bytes = match read_value(body, pos)? {
         Value::Str(b) => b,
         // The record is abandoned, so the cursor need not stay in step.
-        other => return Ok(Err(format!("{what} name is a {}, not a string", other.type_name()))),
+        other => {
+            return Ok(Err(format!(
+                "{what} name has type {}, not string",
+                other.type_name()
+            )));
+        }
     };
     Ok(match std::str::from_utf8(bytes) {
         Ok("") => Err(format!("{what} name is empty")),
-        Ok(TIME_COLUMN) => Err(format!("{what} name \"time\" is reserved for the timestamp")),
+        Ok(TIME_COLUMN) => Err(format!(
+            "{what} name \"time\" is reserved for the timestamp"
+        )),
         Ok(name) => Ok(name),
         Err(_) => Err(format!("{what} name is not UTF-8")),
     })
 }
 
 /// Sets field `name` to `v`; returns whether a value was set (false for nil).
-fn field(table: &mut TableBatch, col: usize, name: &str, v: Value<'_>, sink: &mut Sink) -> Result<bool, String> {
+fn field(
+    table: &mut TableBatch,
+    col: usize,
+    name: &str,
+    v: Value<'_>,
+    sink: &mut Sink,
+) -> Result<bool, String> {
     let Some(offered) = Target::of_value(&v) else {
         return match v {
             Value::Nil => Ok(false),
             other => Err(format!(
-                "field {name:?} holds a {} value; supported are integers, floats, booleans, strings and nil",
+                "field {name:?} holds a value of type {}; supported are integers, floats, booleans, strings and nil",
                 other.type_name()
             )),
         };
@@ -191,9 +233,12 @@ fn field(table: &mut TableBatch, col: usize, name: &str, v: Value<'_>, sink: &mu
         Ok(i) => (i, offered),
         Err(conflict) => match Target::from_kind(conflict.existing) {
             // Numbers convert into the column's numeric type when exact.
-            Some(t) if t.is_numeric() && offered.is_numeric() => {
-                (table.resolve_column(col, name, t.kind()).map_err(|c| c.to_string())?, t)
-            }
+            Some(t) if t.is_numeric() && offered.is_numeric() => (
+                table
+                    .resolve_column(col, name, t.kind())
+                    .map_err(|c| c.to_string())?,
+                t,
+            ),
             _ => return Err(conflict.to_string()),
         },
     };

@@ -42,7 +42,14 @@ impl Validity {
         self.len += 1;
     }
 
+    /// Reserves room for `additional` more bits.
+    pub fn reserve(&mut self, additional: usize) {
+        let bytes = (self.len + additional).div_ceil(8);
+        self.bytes.reserve(bytes.saturating_sub(self.bytes.len()));
+    }
+
     /// Appends `n` copies of `bit`.
+    #[inline]
     pub fn push_n(&mut self, bit: bool, n: usize) {
         for _ in 0..n {
             self.push(bit);
@@ -223,10 +230,10 @@ impl TagColumn {
         k
     }
 
-    /// Appends a row holding `value`.
+    /// The key for `value`: the last row's key when the value repeats (consecutive
+    /// rows often do, and a compare is cheaper than a hash), else interned.
     #[inline]
-    pub fn push(&mut self, value: &str) {
-        // Consecutive rows often repeat a tag value; a compare is cheaper than a hash.
+    pub fn key_for(&mut self, value: &str) -> i32 {
         // A null row's placeholder key may point past an empty dictionary.
         if let Some(&last) = self
             .keys
@@ -234,25 +241,41 @@ impl TagColumn {
             .filter(|&&k| (k as usize) < self.values.len())
             && self.values.get_bytes(last as usize) == value.as_bytes()
         {
-            self.keys.push(last);
-            return;
+            return last;
         }
-        let k = self.intern(value);
+        self.intern(value)
+    }
+
+    /// Appends a row holding `value`.
+    #[inline]
+    pub fn push(&mut self, value: &str) {
+        let k = self.key_for(value);
         self.keys.push(k);
+    }
+
+    /// True when `key` is a key of this dictionary.
+    #[inline]
+    pub(crate) fn has_key(&self, key: i32) -> bool {
+        usize::try_from(key).is_ok_and(|k| k < self.values.len())
+    }
+
+    /// Appends a row holding the value with dictionary key `key`.
+    #[inline]
+    pub(crate) fn push_key(&mut self, key: i32) {
+        self.keys.push(key);
+    }
+
+    /// Replaces the key of the last row.
+    pub(crate) fn set_last_key(&mut self, key: i32) {
+        if let Some(last) = self.keys.last_mut() {
+            *last = key;
+        }
     }
 
     /// Appends a null row (key 0; the validity bitmap marks it null).
     #[inline]
     pub fn push_null(&mut self) {
         self.keys.push(0);
-    }
-
-    /// Replaces the value of the last row.
-    pub fn set_last(&mut self, value: &str) {
-        let k = self.intern(value);
-        if let Some(last) = self.keys.last_mut() {
-            *last = k;
-        }
     }
 
     /// Keeps the first `len` rows (the dictionary keeps every value).
@@ -299,6 +322,17 @@ pub enum ColumnData {
 }
 
 impl ColumnData {
+    pub(crate) fn reserve(&mut self, additional: usize) {
+        match self {
+            ColumnData::Tag(c) => c.keys.reserve(additional),
+            ColumnData::F64(v) => v.reserve(additional),
+            ColumnData::I64(v) => v.reserve(additional),
+            ColumnData::U64(v) => v.reserve(additional),
+            ColumnData::Bool(v) => v.reserve(additional),
+            ColumnData::Str(v) => v.offsets.reserve(additional),
+        }
+    }
+
     pub(crate) fn push_null(&mut self) {
         match self {
             ColumnData::Tag(c) => c.push_null(),
@@ -362,7 +396,8 @@ mod tests {
         }
         assert_eq!(t.keys(), &[0, 1, 0, 0, 2, 1]);
         assert_eq!(t.values().len(), 3);
-        t.set_last("a");
+        let k = t.key_for("a");
+        t.set_last_key(k);
         assert_eq!(t.get(5), "a");
     }
 

@@ -361,18 +361,46 @@ impl TableBatch {
             .copied()
     }
 
-    /// Sets tag column `col` of the current row. A second value for the same row
-    /// replaces the first (last wins).
+    /// Reserves room for `additional` more rows in the timestamps and in every
+    /// column that exists now, for decoders that know a row count up front (e.g.
+    /// MessagePack columnar): saves the reallocations of growing by doubling.
+    pub fn reserve_rows(&mut self, additional: usize) {
+        self.time.reserve(additional);
+        self.lines.reserve(additional);
+        for c in &mut self.columns {
+            c.data.reserve(additional);
+            c.validity.reserve(additional);
+        }
+    }
+
+    /// The dictionary key of `value` in tag column `col`, interning it; `None` when
+    /// `col` is not a tag column. A key stays valid for the life of the batch
+    /// (rolling rows back keeps the dictionary), so a decoder can map repeated
+    /// values to keys itself and push them with [`TableBatch::push_tag_key`].
+    pub fn intern_tag(&mut self, col: usize, value: &str) -> Option<i32> {
+        match &mut self.columns.get_mut(col)?.data {
+            ColumnData::Tag(tags) => Some(tags.intern(value)),
+            _ => None,
+        }
+    }
+
+    /// Sets tag column `col` of the current row to the value whose key
+    /// [`TableBatch::intern_tag`] returned for the same column. Like
+    /// [`TableBatch::push_tag`], a second value for the same row replaces the first.
     #[inline]
-    pub fn push_tag(&mut self, col: usize, value: &str) {
+    pub fn push_tag_key(&mut self, col: usize, key: i32) {
         let row = self.time.len() - 1;
         let c = &mut self.columns[col];
         let ColumnData::Tag(tags) = &mut c.data else {
-            debug_assert!(false, "push_tag on a field column");
+            debug_assert!(false, "push_tag_key on a field column");
             return;
         };
+        if !tags.has_key(key) {
+            debug_assert!(false, "push_tag_key with a key not from intern_tag");
+            return;
+        }
         if c.validity.len() > row {
-            tags.set_last(value);
+            tags.set_last_key(key);
             if !c.validity.get(row) {
                 c.validity.set(row, true);
                 c.nulls -= 1;
@@ -385,8 +413,22 @@ impl TableBatch {
         }
         c.validity.push_n(false, pad);
         c.nulls += pad;
-        tags.push(value);
+        tags.push_key(key);
         c.validity.push(true);
+    }
+
+    /// Sets tag column `col` of the current row. A second value for the same row
+    /// replaces the first (last wins).
+    #[inline]
+    pub fn push_tag(&mut self, col: usize, value: &str) {
+        let key = match &mut self.columns[col].data {
+            ColumnData::Tag(tags) => tags.key_for(value),
+            _ => {
+                debug_assert!(false, "push_tag on a field column");
+                return;
+            }
+        };
+        self.push_tag_key(col, key);
     }
 
     /// Sets field column `col` of the current row; the value's type must be the

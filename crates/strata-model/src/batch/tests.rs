@@ -112,3 +112,32 @@ fn retain_rows_filters_every_column() {
     };
     assert_eq!(vals, &[0, 0, 4]);
 }
+
+#[test]
+fn tag_keys_and_reserve() {
+    let mut b = WriteBatch::default();
+    let t = b.table_mut("m");
+    t.reserve_rows(3);
+    let h = t.resolve_column(0, "h", ColumnKind::Tag).unwrap();
+    let v = t.resolve_column(1, "v", I).unwrap();
+    assert_eq!(t.intern_tag(v, "x"), None);
+    let a = t.intern_tag(h, "a").unwrap();
+    let z = t.intern_tag(h, "z").unwrap();
+    assert_eq!(t.intern_tag(h, "a"), Some(a));
+    for (i, key) in [a, z, a].into_iter().enumerate() {
+        t.begin_row(i as u32 + 1, i as i64);
+        t.push_tag_key(h, key);
+        t.push_field(v, FieldValue::I64(i as i64));
+    }
+    // A second key for the last row replaces the first.
+    t.push_tag_key(h, z);
+    b.finish();
+    let t = &b.tables()[0];
+    let ColumnData::Tag(tags) = t.columns()[0].data() else {
+        panic!()
+    };
+    assert_eq!(
+        (0..3).map(|i| tags.get(i)).collect::<Vec<_>>(),
+        ["a", "z", "z"]
+    );
+}

@@ -145,17 +145,6 @@ fn plan(
     Ok(plan)
 }
 
-/// "a tag", "an integer field", ...
-fn describe(kind: ColumnKind) -> String {
-    let name = kind.to_string();
-    let article = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
-        "an"
-    } else {
-        "a"
-    };
-    format!("{article} {name}")
-}
-
 /// Reports rejected rows as errors and, when `remove`, drops them from the batch.
 fn apply_or_report(plan: &Plan, batch: &mut WriteBatch, errors: &mut Vec<RowError>, remove: bool) {
     for (table, rejects) in batch.tables_mut().iter_mut().zip(&plan.rejects) {

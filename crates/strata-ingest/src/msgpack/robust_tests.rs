@@ -1,0 +1,240 @@
+//! Robustness: malformed, truncated, mutated and random bodies, and a round trip
+//! of random columnar tables. Helpers are shared with [`super::tests`].
+
+use super::tests::{
+    T0, TAG, bools, col, columnar, enc, floats, has_col, ints, map, ok, opts, strs, table,
+};
+use super::*;
+use proptest::prelude::*;
+use rmpv::Value as V;
+
+#[test]
+fn deep_nesting_in_ignored_keys_does_not_recurse() {
+    let mut body = enc(&map(vec![
+        ("m", V::from("m")),
+        ("fields", map(vec![("v", V::from(1))])),
+    ]));
+    // Turn the map into one with an extra key holding 200k nested arrays.
+    body[0] += 1;
+    rmp::encode::write_str(&mut body, "junk").unwrap();
+    body.extend(std::iter::repeat_n(0x91, 200_000));
+    body.push(0xc0);
+    let p = ok(&body);
+    assert_eq!(p.batch.row_count(), 1);
+}
+
+#[test]
+fn malformed_bodies_report_offsets() {
+    assert_eq!(
+        decode(&[0xc1], &opts()).unwrap_err(),
+        Error::Malformed {
+            offset: 0,
+            reason: "byte 0xc1 is not a MessagePack marker"
+        }
+    );
+    // An array claiming 2^32-1 elements in a 6-byte body.
+    let err = decode(&[0xdd, 0xff, 0xff, 0xff, 0xff, 0x01], &opts()).unwrap_err();
+    assert!(matches!(err, Error::Malformed { offset: 0, .. }), "{err}");
+    // A column array claiming more elements than there are bytes.
+    let mut body = enc(&columnar("m", vec![("v", vec![V::from(1)])]));
+    let at = body.len() - 2;
+    assert_eq!(body[at], 0x91);
+    body[at] = 0xdc;
+    body.truncate(at + 1);
+    body.extend_from_slice(&[0xff, 0xff, 0x01]);
+    assert_eq!(
+        decode(&body, &opts()).unwrap_err(),
+        Error::Malformed {
+            offset: at,
+            reason: "container declares more elements than the body holds"
+        }
+    );
+}
+
+#[test]
+fn every_truncation_fails_cleanly() {
+    let body = [
+        enc(&columnar(
+            "cpu",
+            vec![
+                ("time", vec![V::from(T0), V::from(T0 + 1)]),
+                ("host", vec![V::from("a"), V::Nil]),
+                ("v", vec![V::from(1.5), V::from(-7)]),
+            ],
+        )),
+        enc(&map(vec![
+            ("m", V::from("mem")),
+            ("t", V::Ext(-1, vec![0, 0, 0, 1])),
+            ("tags", map(vec![("k", V::from("v"))])),
+            ("fields", map(vec![("free", V::from(u64::MAX - 1))])),
+        ])),
+    ]
+    .concat();
+    let first_end = enc(&columnar(
+        "cpu",
+        vec![
+            ("time", vec![V::from(T0), V::from(T0 + 1)]),
+            ("host", vec![V::from("a"), V::Nil]),
+            ("v", vec![V::from(1.5), V::from(-7)]),
+        ],
+    ))
+    .len();
+    for cut in 1..body.len() {
+        let r = decode(&body[..cut], &opts());
+        if cut == first_end {
+            assert!(r.is_ok());
+        } else {
+            match r {
+                Err(Error::Malformed { offset, .. }) => assert!(offset <= cut),
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+    }
+}
+
+proptest! {
+    #[test]
+    fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = decode(&bytes, &opts());
+    }
+
+    #[test]
+    fn mutated_bodies_never_panic(idx in any::<prop::sample::Index>(), byte in any::<u8>()) {
+        let mut body = enc(&map(vec![
+            ("batch", V::Array(vec![
+                columnar("c", vec![("time", vec![V::from(1), V::from(2)]), ("h", vec![V::from("x"), V::from("y")]), ("v", vec![V::from(1.0), V::Nil])]),
+                map(vec![("m", V::from("r")), ("tags", map(vec![("a", V::from("b"))])), ("f", V::Array(vec![V::from(1)]))]),
+            ])),
+        ]));
+        let i = idx.index(body.len());
+        body[i] = byte;
+        if let Ok(p) = decode(&body, &opts()) {
+            for t in p.batch.tables() {
+                for c in t.columns() {
+                    prop_assert_eq!(c.validity().len(), t.rows());
+                }
+            }
+        }
+    }
+}
+
+/// One generated column of the round-trip test.
+#[derive(Debug, Clone)]
+enum GenCol {
+    Tag(Vec<Option<String>>),
+    Str(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+fn opt<T: std::fmt::Debug + Clone + 'static>(
+    s: BoxedStrategy<T>,
+    rows: usize,
+) -> impl Strategy<Value = Vec<Option<T>>> {
+    proptest::collection::vec(proptest::option::weighted(0.8, s), rows)
+}
+
+fn gen_table() -> impl Strategy<Value = (Vec<i64>, Vec<GenCol>)> {
+    (0usize..40).prop_flat_map(|rows| {
+        let text = "[a-zé0-9 ]{0,12}".boxed();
+        let col = prop_oneof![
+            opt(text.clone(), rows).prop_map(GenCol::Tag),
+            opt(text, rows).prop_map(GenCol::Str),
+            opt(any::<i64>().boxed(), rows).prop_map(GenCol::Int),
+            opt(
+                any::<f64>()
+                    .prop_filter("finite", |f| f.is_finite())
+                    .boxed(),
+                rows
+            )
+            .prop_map(GenCol::Float),
+            opt(any::<bool>().boxed(), rows).prop_map(GenCol::Bool),
+        ];
+        (
+            proptest::collection::vec(
+                1_000_000_000_000_000_000i64..2_000_000_000_000_000_000,
+                rows,
+            ),
+            proptest::collection::vec(col, 1..6),
+        )
+    })
+}
+
+proptest! {
+    #[test]
+    fn columnar_round_trip((times, cols) in gen_table()) {
+        let rows = times.len();
+        let name = |i: usize| format!("c{i}");
+        let mut columns = vec![(V::from("time"), V::Array(times.iter().map(|&t| V::from(t)).collect()))];
+        let mut tag_keys = Vec::new();
+        for (i, c) in cols.iter().enumerate() {
+            let values: Vec<V> = match c {
+                GenCol::Tag(v) | GenCol::Str(v) => v.iter().map(|x| x.as_deref().map_or(V::Nil, V::from)).collect(),
+                GenCol::Int(v) => v.iter().map(|x| x.map_or(V::Nil, V::from)).collect(),
+                GenCol::Float(v) => v.iter().map(|x| x.map_or(V::Nil, V::from)).collect(),
+                GenCol::Bool(v) => v.iter().map(|x| x.map_or(V::Nil, V::from)).collect(),
+            };
+            if matches!(c, GenCol::Tag(_)) {
+                tag_keys.push(V::from(name(i)));
+            }
+            columns.push((V::from(name(i)), V::Array(values)));
+        }
+        let body = enc(&V::Map(vec![
+            (V::from("m"), V::from("t")),
+            (V::from("columns"), V::Map(columns)),
+            (V::from("tag_keys"), V::Array(tag_keys)),
+        ]));
+        let p = decode(&body, &opts()).unwrap();
+
+        // Expected surviving rows: those with at least one non-nil field value.
+        let kept: Vec<usize> = (0..rows)
+            .filter(|&r| cols.iter().any(|c| match c {
+                GenCol::Tag(_) => false,
+                GenCol::Str(v) => v[r].is_some(),
+                GenCol::Int(v) => v[r].is_some(),
+                GenCol::Float(v) => v[r].is_some(),
+                GenCol::Bool(v) => v[r].is_some(),
+            }))
+            .collect();
+        prop_assert_eq!(p.errors.len(), rows - kept.len());
+        if kept.is_empty() {
+            prop_assert!(p.batch.is_empty());
+            return Ok(());
+        }
+        let t = table(&p, "t");
+        let want_times: Vec<i64> = kept.iter().map(|&r| times[r]).collect();
+        prop_assert_eq!(t.time(), &want_times[..]);
+        for (i, c) in cols.iter().enumerate() {
+            let pick = |present: &dyn Fn(usize) -> bool| kept.iter().any(|&r| present(r));
+            let n = name(i);
+            match c {
+                GenCol::Tag(v) => {
+                    // Empty tag values are absent tags.
+                    let want: Vec<Option<String>> = kept.iter().map(|&r| v[r].clone().filter(|x| !x.is_empty())).collect();
+                    if want.iter().any(Option::is_some) {
+                        prop_assert_eq!(col(t, &n).kind(), TAG);
+                        prop_assert_eq!(strs(col(t, &n)), want);
+                    } else {
+                        prop_assert!(!has_col(t, &n));
+                    }
+                }
+                GenCol::Str(v) if pick(&|r| v[r].is_some()) => {
+                    prop_assert_eq!(strs(col(t, &n)), kept.iter().map(|&r| v[r].clone()).collect::<Vec<_>>());
+                }
+                GenCol::Int(v) if pick(&|r| v[r].is_some()) => {
+                    prop_assert_eq!(ints(col(t, &n)), kept.iter().map(|&r| v[r]).collect::<Vec<_>>());
+                }
+                GenCol::Float(v) if pick(&|r| v[r].is_some()) => {
+                    let got: Vec<Option<u64>> = floats(col(t, &n)).iter().map(|x| x.map(f64::to_bits)).collect();
+                    let want: Vec<Option<u64>> = kept.iter().map(|&r| v[r].map(f64::to_bits)).collect();
+                    prop_assert_eq!(got, want);
+                }
+                GenCol::Bool(v) if pick(&|r| v[r].is_some()) => {
+                    prop_assert_eq!(bools(col(t, &n)), kept.iter().map(|&r| v[r]).collect::<Vec<_>>());
+                }
+                _ => prop_assert!(!has_col(t, &n)),
+            }
+        }
+    }
+}
