@@ -15,8 +15,10 @@
 //! (u32 LE), the value length (u32 LE) and the value bytes. Two rows with the same
 //! tag set produce the same key whatever order the tags were written in.
 
+mod arena;
 mod postings;
 
+use arena::{Arena, Span};
 use foldhash::fast::FixedState;
 use hashbrown::{HashMap, HashTable};
 use parking_lot::Mutex;
@@ -42,14 +44,13 @@ pub struct TagInput<'a> {
 /// A key stored in a shard's arena.
 #[derive(Clone, Copy)]
 struct Slot {
-    off: usize,
-    len: u32,
+    key: Span,
     id: u32,
 }
 
 #[derive(Default)]
 struct Shard {
-    keys: Vec<u8>,
+    keys: Arena,
     table: HashTable<Slot>,
 }
 
@@ -177,23 +178,18 @@ impl SeriesIndex {
         let mut guard = self.shards[((hash >> 32) as usize) % SHARDS].lock();
         let shard = &mut *guard;
         let keys = &shard.keys;
-        if let Some(s) = shard
-            .table
-            .find(hash, |s| &keys[s.off..s.off + s.len as usize] == key)
-        {
+        if let Some(s) = shard.table.find(hash, |s| keys.get(s.key) == key) {
             return (s.id, false);
         }
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let slot = Slot {
-            off: shard.keys.len(),
-            len: key.len() as u32,
+            key: shard.keys.push(key),
             id,
         };
-        shard.keys.extend_from_slice(key);
         let (keys, hasher) = (&shard.keys, &self.hasher);
-        shard.table.insert_unique(hash, slot, |s| {
-            hasher.hash_one(&keys[s.off..s.off + s.len as usize])
-        });
+        shard
+            .table
+            .insert_unique(hash, slot, |s| hasher.hash_one(keys.get(s.key)));
         (id, true)
     }
 

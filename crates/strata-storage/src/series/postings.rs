@@ -1,9 +1,10 @@
 //! Postings of one tag column: value -> series ids.
 //!
-//! Values live in one byte arena (no allocation per value); most values of a
+//! Values live in a block arena (no allocation per value); most values of a
 //! high-cardinality tag (a host name, a pod id) belong to a single series, so a
 //! posting holds one id inline and becomes a roaring bitmap only at the second.
 
+use super::arena::{Arena, Span};
 use foldhash::fast::FixedState;
 use hashbrown::HashTable;
 use roaring::RoaringBitmap;
@@ -18,9 +19,9 @@ enum Posting {
 
 #[derive(Debug, Default)]
 pub(super) struct ColumnPostings {
-    arena: Vec<u8>,
-    /// (offset, length) of each value in `arena`, by posting index.
-    spans: Vec<(usize, u32)>,
+    arena: Arena,
+    /// Where each value is in `arena`, by posting index.
+    spans: Vec<Span>,
     lists: Vec<Posting>,
     lookup: HashTable<u32>,
     hasher: FixedState,
@@ -28,8 +29,7 @@ pub(super) struct ColumnPostings {
 
 impl ColumnPostings {
     fn value(&self, idx: u32) -> &[u8] {
-        let (off, len) = self.spans[idx as usize];
-        &self.arena[off..off + len as usize]
+        self.arena.get(self.spans[idx as usize])
     }
 
     fn find(&self, value: &[u8]) -> Option<u32> {
@@ -44,14 +44,12 @@ impl ColumnPostings {
             return i;
         }
         let idx = self.lists.len() as u32;
-        self.spans.push((self.arena.len(), value.len() as u32));
-        self.arena.extend_from_slice(value);
+        self.spans.push(self.arena.push(value));
         self.lists.push(Posting::Empty);
         let hash = self.hasher.hash_one(value);
         let (arena, spans, hasher) = (&self.arena, &self.spans, &self.hasher);
         self.lookup.insert_unique(hash, idx, |&i| {
-            let (off, len) = spans[i as usize];
-            hasher.hash_one(&arena[off..off + len as usize])
+            hasher.hash_one(arena.get(spans[i as usize]))
         });
         idx
     }
