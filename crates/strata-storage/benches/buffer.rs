@@ -3,10 +3,6 @@
 //!
 //! `cargo bench -p strata-storage --bench buffer`
 
-// The server runs on mimalloc; measure the same allocator.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use strata_model::{ColumnKind, FieldType, FieldValue, WriteBatch};
