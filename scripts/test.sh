@@ -8,5 +8,8 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/strata-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 
 cargo fmt --all -- --check
-cargo test --workspace --locked
+# --all-targets also builds the criterion benches and runs each once (test mode),
+# so a broken bench fails here; doc tests need their own run.
+cargo test --workspace --locked --all-targets
+cargo test --workspace --locked --doc
 scripts/compat.sh
