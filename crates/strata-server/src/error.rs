@@ -1,5 +1,9 @@
-//! The error shape of every route: `{"error": "...", "lines": [{"line": N,
-//! "message": "..."}]}`, with `lines` present only for rejected input lines.
+//! The error shape of every route:
+//! `{"error": "...", "code": "...", "message": "...", "lines": [{"line": N, "message": "..."}]}`.
+//! `error` is the human-readable text; `code` a stable machine-readable word
+//! (InfluxDB v2's codes: `invalid`, `not found`, `forbidden`, `request too large`,
+//! `unsupported media type`, `internal error`); `message` repeats `error` because
+//! InfluxDB v2 clients read that key; `lines` is present only for rejected lines.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -56,6 +60,20 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// Stable machine-readable code (InfluxDB v2 vocabulary).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) | ApiError::Lines { .. } => "invalid",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not found",
+            ApiError::TooLarge { .. } => "request too large",
+            ApiError::UnsupportedEncoding(_) | ApiError::UnsupportedMediaType(_) => {
+                "unsupported media type"
+            }
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         match self {
@@ -73,7 +91,9 @@ impl ApiError {
 
 #[derive(Serialize)]
 struct Body<'a> {
-    error: String,
+    error: &'a str,
+    code: &'static str,
+    message: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     lines: Option<&'a [LineMessage]>,
 }
@@ -85,8 +105,11 @@ impl IntoResponse for ApiError {
             ApiError::Lines { lines, .. } => Some(lines.as_slice()),
             _ => None,
         };
+        let text = self.to_string();
         let body = Body {
-            error: self.to_string(),
+            error: &text,
+            code: self.code(),
+            message: &text,
             lines,
         };
         let bytes = serde_json::to_vec(&body)
