@@ -5,71 +5,12 @@
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
-use strata_model::{ColumnKind, FieldType, FieldValue, WriteBatch};
+use strata_bench::tsbs::Dataset;
 use strata_storage::catalog::CatalogLimits;
 use strata_storage::{Engine, WriteOptions};
 
 const ROWS: usize = 10_000;
 const HOSTS: usize = 1_000;
-const TAGS: [&str; 10] = [
-    "hostname",
-    "region",
-    "datacenter",
-    "rack",
-    "os",
-    "arch",
-    "team",
-    "service",
-    "service_version",
-    "service_environment",
-];
-const FIELDS: [&str; 10] = [
-    "usage_user",
-    "usage_system",
-    "usage_idle",
-    "usage_nice",
-    "usage_iowait",
-    "usage_irq",
-    "usage_softirq",
-    "usage_steal",
-    "usage_guest",
-    "usage_guest_nice",
-];
-
-/// TSBS-like rows; `host_offset` makes host names unique across calls.
-fn tsbs_batch(host_of_row: impl Fn(usize) -> usize) -> WriteBatch {
-    let mut b = WriteBatch::default();
-    let t = b.table_mut("cpu");
-    let mut name = String::new();
-    for row in 0..ROWS {
-        let host = host_of_row(row);
-        t.begin_row(
-            row as u32 + 1,
-            1_700_000_000_000_000_000 + (row / HOSTS) as i64 * 10_000_000_000,
-        );
-        for (pos, tag) in TAGS.iter().enumerate() {
-            name.clear();
-            if pos == 0 {
-                name.push_str("host_");
-                name.push_str(&host.to_string());
-            } else {
-                name.push_str(tag);
-                name.push('_');
-                name.push_str(&((host * 7 + pos) % (3 + pos * 2)).to_string());
-            }
-            let c = t.resolve_column(pos, tag, ColumnKind::Tag).expect("tag");
-            t.push_tag(c, &name);
-        }
-        for (i, f) in FIELDS.iter().enumerate() {
-            let c = t
-                .resolve_column(TAGS.len() + i, f, ColumnKind::Field(FieldType::Integer))
-                .expect("field");
-            t.push_field(c, FieldValue::I64(((row * 31 + i * 17) % 100) as i64));
-        }
-    }
-    b.finish();
-    b
-}
 
 fn bench(c: &mut Criterion) {
     let mut g = c.benchmark_group("buffer_append");
@@ -79,7 +20,7 @@ fn bench(c: &mut Criterion) {
     };
 
     let engine = Engine::in_memory(CatalogLimits::default());
-    let existing = tsbs_batch(|row| row % HOSTS);
+    let existing = Dataset::new(0, HOSTS, ROWS, 1).write_batch();
     engine
         .write("db", existing.clone(), opts)
         .expect("warm-up write");
@@ -99,9 +40,9 @@ fn bench(c: &mut Criterion) {
     g.bench_function("new_series", |b| {
         b.iter_batched(
             || {
-                let base = next;
+                let first = HOSTS + next;
                 next += ROWS;
-                tsbs_batch(|row| HOSTS + base + row)
+                Dataset::new(first, ROWS, ROWS, 1).write_batch()
             },
             |batch| black_box(engine.write("db", batch, opts).expect("write")),
             BatchSize::LargeInput,
