@@ -31,11 +31,21 @@ enum Format {
 }
 
 struct WriteRequest {
-    endpoint: &'static str,
     db: String,
     precision: Precision,
     accept_partial: bool,
     format: Format,
+}
+
+impl WriteRequest {
+    fn line_protocol(db: String, precision: Precision, accept_partial: bool) -> Self {
+        Self {
+            db,
+            precision,
+            accept_partial,
+            format: Format::LineProtocol,
+        }
+    }
 }
 
 fn required(p: &Params, key: &str, what: &str) -> Result<String, ApiError> {
@@ -76,13 +86,11 @@ pub(crate) async fn v1(
     b: Body,
 ) -> Response {
     let req = (|| {
-        Ok(WriteRequest {
-            endpoint: routes::WRITE_V1,
-            db: required(&p, "db", "database")?,
-            precision: precision(&p, Precision::Nanosecond, Precision::parse_v1)?,
-            accept_partial: true,
-            format: Format::LineProtocol,
-        })
+        Ok(WriteRequest::line_protocol(
+            required(&p, "db", "database")?,
+            precision(&p, Precision::Nanosecond, Precision::parse_v1)?,
+            true,
+        ))
     })();
     run(s, routes::WRITE_V1, req, h, b).await
 }
@@ -94,13 +102,11 @@ pub(crate) async fn v2(
     b: Body,
 ) -> Response {
     let req = (|| {
-        Ok(WriteRequest {
-            endpoint: routes::WRITE_V2,
-            db: required(&p, "bucket", "bucket (database)")?,
-            precision: precision(&p, Precision::Nanosecond, Precision::parse_v2)?,
-            accept_partial: true,
-            format: Format::LineProtocol,
-        })
+        Ok(WriteRequest::line_protocol(
+            required(&p, "bucket", "bucket (database)")?,
+            precision(&p, Precision::Nanosecond, Precision::parse_v2)?,
+            true,
+        ))
     })();
     run(s, routes::WRITE_V2, req, h, b).await
 }
@@ -114,13 +120,11 @@ pub(crate) async fn v3(
     let req = (|| {
         // no_sync is accepted and validated; it changes nothing until the WAL exists.
         parse_bool(&p, "no_sync", false)?;
-        Ok(WriteRequest {
-            endpoint: routes::WRITE_V3,
-            db: required(&p, "db", "database")?,
-            precision: precision(&p, Precision::Auto, Precision::parse_v3)?,
-            accept_partial: parse_bool(&p, "accept_partial", true)?,
-            format: Format::LineProtocol,
-        })
+        Ok(WriteRequest::line_protocol(
+            required(&p, "db", "database")?,
+            precision(&p, Precision::Auto, Precision::parse_v3)?,
+            parse_bool(&p, "accept_partial", true)?,
+        ))
     })();
     run(s, routes::WRITE_V3, req, h, b).await
 }
@@ -147,13 +151,11 @@ pub(crate) async fn arc_line_protocol(
     b: Body,
 ) -> Response {
     let req = (|| {
-        Ok(WriteRequest {
-            endpoint: routes::WRITE_ARC_LP,
-            db: arc_database(&h)?,
-            precision: precision(&p, Precision::Nanosecond, Precision::parse_v2)?,
-            accept_partial: true,
-            format: Format::LineProtocol,
-        })
+        Ok(WriteRequest::line_protocol(
+            arc_database(&h)?,
+            precision(&p, Precision::Nanosecond, Precision::parse_v2)?,
+            true,
+        ))
     })();
     run(s, routes::WRITE_ARC_LP, req, h, b).await
 }
@@ -184,7 +186,6 @@ pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) ->
         }
         let db = arc_database(&h)?;
         Ok(WriteRequest {
-            endpoint: routes::WRITE_MSGPACK,
             db,
             precision: Precision::Auto,
             accept_partial: true,
@@ -202,7 +203,7 @@ async fn run(
     body: Body,
 ) -> Response {
     let (status, rows, resp) = match req {
-        Ok(req) => match write(&s, req, &headers, body).await {
+        Ok(req) => match write(&s, endpoint, req, &headers, body).await {
             Ok(rows) => (
                 StatusCode::NO_CONTENT,
                 rows,
@@ -219,6 +220,7 @@ async fn run(
 /// Returns rows written, or rows written plus the error to answer with.
 async fn write(
     s: &AppState,
+    endpoint: &'static str,
     req: WriteRequest,
     headers: &HeaderMap,
     body: Body,
@@ -226,7 +228,7 @@ async fn write(
     let bytes = body::read(headers, body, s.limits.max_body_bytes)
         .await
         .map_err(|e| (0, e))?;
-    s.metrics.received(req.endpoint, bytes.len() as u64);
+    s.metrics.received(endpoint, bytes.len() as u64);
     let mut opts = ParseOptions::new(req.precision, now_nanos());
     opts.max_line_len = s.limits.max_line_len;
     opts.max_tag_value_len = s.limits.max_tag_value_len;
