@@ -16,9 +16,9 @@ What the client sends (arc_client 0.1.2, ingestion/writer.py and msgpack.py):
   ``Authorization: Bearer <token>`` and, with compression on (the default),
   ``Content-Encoding: gzip``.
 
-The client's ``write_line_protocol``/``write_point`` post to
-``/api/v1/write/line-protocol``, which Strata does not serve; they are not
-tested here.
+The client's ``write_line_protocol`` posts ``text/plain`` (gzip by default) to
+``/api/v1/write/line-protocol`` with the same database header; Strata serves
+that route with nanosecond timestamps.
 """
 
 from __future__ import annotations
@@ -254,3 +254,26 @@ def test_uint64_above_int64_raises(strata, db):
             c.write.write_columnar("big", {"time": [T0_US, T0_US + 1_000_000], "n": [5, 2**63]})
         assert "400" in str(err.value)
     assert_rows(sql(strata.url, db, 'SELECT "time", "n" FROM "big"'), [{"time": ts("2024-01-01T00:00:00"), "n": 5}])
+
+
+def test_line_protocol_route(strata, db):
+    """write_line_protocol goes to /api/v1/write/line-protocol, gzip, with the
+    database header, and the rows read back exactly."""
+    with arc(strata, db) as c:
+        rec = Recorder(c)
+        c.write.write_line_protocol(
+            [
+                "mem,host=a used=1.5,total=8i 1704067200000000000",
+                "mem,host=b used=2.5,total=16i 1704067201000000000",
+            ]
+        )
+    method, path, headers = rec.requests[0]
+    assert (method, path) == ("POST", "/api/v1/write/line-protocol")
+    assert headers["x-arc-database"] == db
+    assert_rows(
+        sql(strata.url, db, 'SELECT "time", "host", "used", "total" FROM "mem" ORDER BY "time"'),
+        [
+            {"time": ts("2024-01-01T00:00:00"), "host": "a", "used": 1.5, "total": 8},
+            {"time": ts("2024-01-01T00:00:01"), "host": "b", "used": 2.5, "total": 16},
+        ],
+    )
