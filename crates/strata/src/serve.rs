@@ -12,9 +12,12 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn Error>> {
     let config = ServeConfig::resolve(args)?;
     let filter =
         EnvFilter::try_new(&config.log).map_err(|e| format!("--log {:?}: {e}", config.log))?;
+    // Colour only on a terminal: logs redirected to files stay plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .init();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
