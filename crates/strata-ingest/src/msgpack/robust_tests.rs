@@ -109,11 +109,7 @@ proptest! {
         let i = idx.index(body.len());
         body[i] = byte;
         if let Ok(p) = decode(&body, &opts()) {
-            for t in p.batch.tables() {
-                for c in t.columns() {
-                    prop_assert_eq!(c.validity().len(), t.rows());
-                }
-            }
+            prop_assert_eq!(p.batch.check_invariants(), Ok(()));
         }
     }
 }

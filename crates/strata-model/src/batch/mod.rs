@@ -619,6 +619,73 @@ impl WriteBatch {
         self.tables
     }
 
+    /// Checks the invariants listed in this module's docs (for a finished batch):
+    /// every table has rows; time, lines, values and validity all have one entry
+    /// per row; null counts match the validity bits; every column has a value; no
+    /// column name repeats within a table; tag keys of valid rows are in the
+    /// dictionary. Tests and fuzz targets of every decoder call this.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        for t in &self.tables {
+            let rows = t.rows();
+            let name = &t.name;
+            if rows == 0 {
+                return Err(format!("table {name:?} has no row"));
+            }
+            if t.lines.len() != rows {
+                return Err(format!(
+                    "table {name:?}: {} lines for {rows} rows",
+                    t.lines.len()
+                ));
+            }
+            let mut names: Vec<&str> = t.columns.iter().map(|c| c.name.as_str()).collect();
+            names.sort_unstable();
+            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(format!("table {name:?}: column {:?} twice", w[0]));
+            }
+            for c in &t.columns {
+                let col = &c.name;
+                let len = match &c.data {
+                    ColumnData::Tag(tags) => tags.len(),
+                    ColumnData::F64(v) => v.len(),
+                    ColumnData::I64(v) => v.len(),
+                    ColumnData::U64(v) => v.len(),
+                    ColumnData::Bool(v) => v.len(),
+                    ColumnData::Str(v) => v.len(),
+                };
+                if len != rows || c.validity.len() != rows {
+                    return Err(format!(
+                        "{name:?}.{col:?}: {len} values and {} validity bits for {rows} rows",
+                        c.validity.len()
+                    ));
+                }
+                let valid = c.validity.count_ones();
+                if c.nulls != rows - valid {
+                    return Err(format!(
+                        "{name:?}.{col:?}: null count {} but {} unset bits",
+                        c.nulls,
+                        rows - valid
+                    ));
+                }
+                if valid == 0 {
+                    return Err(format!("{name:?}.{col:?} has no value"));
+                }
+                if let ColumnData::Tag(tags) = &c.data {
+                    let dict = tags.values().len();
+                    let bad = (0..rows).find(|&i| {
+                        c.validity.get(i) && !(0..dict as i32).contains(&tags.keys()[i])
+                    });
+                    if let Some(i) = bad {
+                        return Err(format!(
+                            "{name:?}.{col:?}: row {i} has key {} outside a dictionary of {dict}",
+                            tags.keys()[i]
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Rows over all tables.
     pub fn row_count(&self) -> usize {
         self.tables.iter().map(TableBatch::rows).sum()

@@ -18,6 +18,7 @@ fn sparse_columns_are_padded_with_nulls() {
     let a = t.resolve_column(0, "a", F).unwrap();
     t.push_field(a, FieldValue::F64(3.0));
     b.finish();
+    assert_eq!(b.check_invariants(), Ok(()));
     let t = &b.tables()[0];
     assert_eq!(t.rows(), 3);
     let a = &t.columns()[0];
