@@ -137,18 +137,6 @@ impl StrColumn {
         self.offsets.push(self.data.len() as i32);
     }
 
-    /// Appends bytes already known to be UTF-8, in pieces: `extend` then `commit`.
-    #[inline]
-    pub fn extend_raw(&mut self, piece: &str) {
-        self.data.extend_from_slice(piece.as_bytes());
-    }
-
-    /// Ends a value begun with [`StrColumn::extend_raw`].
-    #[inline]
-    pub fn commit_raw(&mut self) {
-        self.offsets.push(self.data.len() as i32);
-    }
-
     /// Bytes of value `i` (no UTF-8 check: for hashing and comparing).
     #[inline]
     pub fn get_bytes(&self, i: usize) -> &[u8] {
@@ -352,18 +340,6 @@ impl ColumnData {
             ColumnData::U64(v) => v.truncate(len),
             ColumnData::Bool(v) => v.truncate(len),
             ColumnData::Str(v) => v.truncate(len),
-        }
-    }
-
-    /// Approximate heap bytes held, for accounting.
-    pub fn byte_size(&self) -> usize {
-        match self {
-            ColumnData::Tag(c) => c.keys.len() * 4 + c.values.data_len() + c.values.len() * 4,
-            ColumnData::F64(v) => v.len() * 8,
-            ColumnData::I64(v) => v.len() * 8,
-            ColumnData::U64(v) => v.len() * 8,
-            ColumnData::Bool(v) => v.as_bytes().len(),
-            ColumnData::Str(v) => v.data_len() + v.len() * 4,
         }
     }
 }

@@ -280,14 +280,6 @@ impl TableBatch {
         self.time.len() - 1
     }
 
-    /// Replaces the timestamp of the current row (for formats that give it last).
-    #[inline]
-    pub fn set_time(&mut self, time_ns: i64) {
-        if let Some(t) = self.time.last_mut() {
-            *t = time_ns;
-        }
-    }
-
     /// Removes the current row and every value pushed for it.
     pub fn rollback_row(&mut self) {
         if let Some(row) = self.time.len().checked_sub(1) {
@@ -528,16 +520,6 @@ impl TableBatch {
     /// Time, lines and columns, for zero-copy conversion.
     pub fn into_parts(self) -> (String, Vec<i64>, Vec<u32>, Vec<BatchColumn>) {
         (self.name, self.time, self.lines, self.columns)
-    }
-
-    /// Approximate heap bytes held, for accounting.
-    pub fn byte_size(&self) -> usize {
-        self.time.len() * 12
-            + self
-                .columns
-                .iter()
-                .map(|c| c.data.byte_size() + c.validity.as_bytes().len())
-                .sum::<usize>()
     }
 }
 
