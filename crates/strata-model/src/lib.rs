@@ -26,8 +26,8 @@ mod names;
 mod precision;
 
 pub use batch::{
-    BatchColumn, ColumnConflict, ColumnData, ColumnKind, FieldType, FieldValue, StrColumn,
-    TableBatch, TagColumn, Validity, WriteBatch,
+    BATCH_FORMAT_VERSION, BatchColumn, CodecError, ColumnConflict, ColumnData, ColumnKind,
+    FieldType, FieldValue, StrColumn, TableBatch, TagColumn, Validity, WriteBatch,
 };
 pub use ids::{ColumnId, DbId, SeriesId, TableId};
 pub use names::{MAX_NAME_LEN, NameError, NameKind, validate_name};

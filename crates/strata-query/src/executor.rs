@@ -6,11 +6,13 @@
 //! session statements are refused by DataFusion's `SQLOptions`.
 
 use crate::error::QueryError;
-use crate::provider::DatabaseProvider;
+use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::execution::runtime_env::RuntimeEnv;
 use std::sync::Arc;
 use strata_storage::Engine;
 
@@ -24,6 +26,8 @@ pub const SCHEMA_NAME: &str = "iox";
 pub struct QueryExecutor {
     engine: Arc<Engine>,
     target_partitions: usize,
+    /// Shared by every query: holds the object-store registration.
+    runtime: Arc<RuntimeEnv>,
 }
 
 /// A running query.
@@ -48,9 +52,16 @@ impl QueryExecutor {
         let target_partitions = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
+        let runtime = Arc::new(RuntimeEnv::default());
+        if let Some(store) = engine.object_store()
+            && let Ok(url) = ObjectStoreUrl::parse(OBJECT_STORE_URL)
+        {
+            runtime.register_object_store(url.as_ref(), Arc::clone(store));
+        }
         Self {
             engine,
             target_partitions,
+            runtime,
         }
     }
 
@@ -64,7 +75,7 @@ impl QueryExecutor {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, SCHEMA_NAME)
             .with_target_partitions(self.target_partitions);
-        let ctx = SessionContext::new_with_config(config);
+        let ctx = SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime));
         let catalog = MemoryCatalogProvider::new();
         catalog
             .register_schema(

@@ -7,6 +7,8 @@ mod error;
 mod executor;
 pub mod format;
 mod provider;
+mod pruning;
+mod scan_info;
 mod time_range;
 
 pub use error::QueryError;

@@ -7,19 +7,30 @@
 //! skipped before the scan; the filter itself is still applied by DataFusion, so
 //! pushdown is reported as `Inexact`.
 
+use crate::pruning::prune_files;
+use crate::scan_info::{ScanInfo, ScanInfoExec};
 use crate::time_range::TimeRange;
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, RecordBatch, new_null_array};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::common::{DFSchema, project_schema};
+use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
+use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::object_store::ObjectStoreUrl;
+use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
+use datafusion::physical_expr::PhysicalExpr;
 use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::union::UnionExec;
 use std::sync::Arc;
 use strata_storage::Engine;
-use strata_storage::buffer::BufferedBatch;
+use strata_storage::buffer::widen;
 use strata_storage::catalog::{DatabaseSchema, TableSchema};
+use strata_storage::manifest::ParquetFile;
 
 /// Tables of one database.
 #[derive(Debug)]
@@ -58,27 +69,44 @@ impl SchemaProvider for DatabaseProvider {
     }
 }
 
-/// One table's buffered rows.
+/// URL under which the engine's object store is registered in DataFusion.
+pub(crate) const OBJECT_STORE_URL: &str = "strata://objects";
+
+/// Scans committed files: one group per file up to the session's partition
+/// count, with the filters pushed into the Parquet reader for row-group and page
+/// pruning.
+fn parquet_exec(
+    state: &dyn Session,
+    schema: &SchemaRef,
+    files: Vec<Arc<ParquetFile>>,
+    projection: Option<&Vec<usize>>,
+    predicate: Option<Arc<dyn PhysicalExpr>>,
+    limit: Option<usize>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    let mut source = ParquetSource::new(Arc::clone(schema)).with_enable_page_index(true);
+    if let Some(p) = predicate {
+        source = source.with_predicate(p);
+    }
+    let n = state.config().target_partitions().max(1).min(files.len());
+    let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
+    for (i, f) in files.iter().enumerate() {
+        groups[i % n].push(PartitionedFile::new(f.path.clone(), f.size));
+    }
+    let config =
+        FileScanConfigBuilder::new(ObjectStoreUrl::parse(OBJECT_STORE_URL)?, Arc::new(source))
+            .with_file_groups(groups.into_iter().map(Into::into).collect())
+            .with_projection_indices(projection.cloned())?
+            .with_limit(limit)
+            .build();
+    Ok(DataSourceExec::from_data_source(config))
+}
+
+/// One table's buffered rows and committed files.
 #[derive(Debug)]
 pub struct BufferTable {
     engine: Arc<Engine>,
     db: Arc<DatabaseSchema>,
     table: Arc<TableSchema>,
-}
-
-/// Widens a buffered batch (which holds only the columns its write had) to the
-/// table schema, filling absent columns with nulls.
-fn widen(schema: &SchemaRef, b: &BufferedBatch) -> Result<RecordBatch> {
-    let rows = b.batch.num_rows();
-    let columns: Vec<ArrayRef> = schema
-        .fields()
-        .iter()
-        .map(|f| match b.batch.column_by_name(f.name()) {
-            Some(a) if a.data_type() == f.data_type() => Arc::clone(a),
-            _ => new_null_array(f.data_type(), rows),
-        })
-        .collect();
-    Ok(RecordBatch::try_new(Arc::clone(schema), columns)?)
 }
 
 #[async_trait]
@@ -96,42 +124,69 @@ impl TableProvider for BufferTable {
         state: &dyn Session,
         projection: Option<&Vec<usize>>,
         filters: &[Expr],
-        _limit: Option<usize>,
+        limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
         let schema = self.schema();
         let range = TimeRange::from_filters(filters);
-        let batches = self
+        let snap = self
             .engine
             .buffer()
             .get(self.db.id(), self.table.id())
             .map(|t| t.snapshot(range.min, range.max))
             .unwrap_or_default();
-        let partitions = state.config().target_partitions().max(1);
-        let mut parts: Vec<Vec<RecordBatch>> =
-            vec![Vec::new(); partitions.min(batches.len()).max(1)];
-        let n = parts.len();
-        for (i, b) in batches.iter().enumerate() {
-            parts[i % n].push(widen(&schema, b)?);
+        let predicate = match conjunction(filters.iter().cloned()) {
+            Some(expr) => {
+                let df_schema = DFSchema::try_from(Arc::clone(&schema))?;
+                Some(state.create_physical_expr(expr, &df_schema)?)
+            }
+            None => None,
+        };
+        let after_time = snap.files.len();
+        let files = prune_files(snap.files, predicate.as_ref(), &schema);
+        let info = ScanInfo {
+            table: self.table.name().to_owned(),
+            files_total: snap.total_files,
+            files_pruned_by_time: snap.total_files - after_time,
+            files_pruned_by_stats: after_time - files.len(),
+            buffer_batches: snap.batches.len(),
+        };
+        let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::with_capacity(3);
+        if !snap.batches.is_empty() {
+            let partitions = state.config().target_partitions().max(1);
+            let mut parts: Vec<Vec<RecordBatch>> =
+                vec![Vec::new(); partitions.min(snap.batches.len())];
+            let n = parts.len();
+            for (i, b) in snap.batches.iter().enumerate() {
+                parts[i % n].push(widen(&schema, &b.batch)?);
+            }
+            inputs.push(MemorySourceConfig::try_new_exec(
+                &parts,
+                Arc::clone(&schema),
+                projection.cloned(),
+            )?);
         }
-        let exec = MemorySourceConfig::try_new_exec(&parts, schema, projection.cloned())?;
-        Ok(exec)
+        if !files.is_empty() {
+            inputs.push(parquet_exec(
+                state, &schema, files, projection, predicate, limit,
+            )?);
+        }
+        inputs.push(Arc::new(ScanInfoExec::new(
+            project_schema(&schema, projection)?,
+            info,
+        )));
+        if inputs.len() == 1 {
+            return Ok(inputs.remove(0));
+        }
+        UnionExec::try_new(inputs)
     }
 
     fn supports_filters_pushdown(
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Time bounds only prune whole buffered batches; rows inside a kept batch
+        // Filters prune buffered batches (time bounds), whole files (manifest
+        // statistics) and row groups (Parquet statistics); rows inside what is kept
         // still need the filter, so every pushed filter is Inexact.
-        Ok(filters
-            .iter()
-            .map(|f| {
-                if TimeRange::is_time_bound(f) {
-                    TableProviderFilterPushDown::Inexact
-                } else {
-                    TableProviderFilterPushDown::Unsupported
-                }
-            })
-            .collect())
+        Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
     }
 }

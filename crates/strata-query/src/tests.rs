@@ -7,7 +7,7 @@ use strata_storage::catalog::CatalogLimits;
 use strata_storage::{Engine, WriteOptions};
 
 /// Rows of (host, time, value): value Some(f64) or a string field `note` when None.
-fn write(engine: &Engine, rows: &[(&str, i64, Option<f64>)]) {
+fn write(engine: &Arc<Engine>, rows: &[(&str, i64, Option<f64>)]) {
     let mut b = WriteBatch::default();
     for (i, (host, t, v)) in rows.iter().enumerate() {
         let tb = b.table_mut("cpu");
@@ -30,15 +30,12 @@ fn write(engine: &Engine, rows: &[(&str, i64, Option<f64>)]) {
         }
     }
     b.finish();
-    let out = engine
-        .write(
-            "db",
-            b,
-            WriteOptions {
-                accept_partial: true,
-            },
-        )
-        .unwrap();
+    // The in-memory engine never waits inside `write`.
+    let opts = WriteOptions {
+        accept_partial: true,
+        no_sync: false,
+    };
+    let out = futures::executor::block_on(engine.write("db", b, opts)).unwrap();
     assert!(out.errors.is_empty());
 }
 

@@ -57,6 +57,15 @@ pub enum ApiError {
     /// 500: a failure on our side.
     #[error("{0}")]
     Internal(String),
+    /// 503 with `Retry-After`: temporarily unable (buffer full, WAL disk failing);
+    /// nothing of the request was acknowledged.
+    #[error("{message}")]
+    Unavailable {
+        /// What is wrong.
+        message: String,
+        /// Seconds the client should wait.
+        retry_after_secs: u32,
+    },
 }
 
 impl ApiError {
@@ -71,6 +80,7 @@ impl ApiError {
                 "unsupported media type"
             }
             ApiError::Internal(_) => "internal error",
+            ApiError::Unavailable { .. } => "unavailable",
         }
     }
 
@@ -85,6 +95,7 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE
             }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Unavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -101,6 +112,12 @@ struct Body<'a> {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::Unavailable {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         let lines = match &self {
             ApiError::Lines { lines, .. } => Some(lines.as_slice()),
             _ => None,
@@ -119,6 +136,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         resp
     }
 }

@@ -109,6 +109,123 @@ impl Metrics {
     }
 }
 
+/// Appends one unlabelled metric.
+fn metric(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
+    let _ = writeln!(
+        out,
+        "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}"
+    );
+}
+
+/// WAL, persistence and recovery figures of the engine.
+pub(crate) fn render_engine(out: &mut String, engine: &strata_storage::Engine) {
+    let total = engine.buffer().total();
+    metric(
+        out,
+        "strata_buffer_total_bytes",
+        "gauge",
+        "Bytes held in the write buffer (all databases).",
+        total.bytes(),
+    );
+    if let Some(w) = engine.wal_stats() {
+        metric(
+            out,
+            "strata_wal_appends_total",
+            "counter",
+            "WAL records appended.",
+            w.appends,
+        );
+        metric(
+            out,
+            "strata_wal_bytes_total",
+            "counter",
+            "WAL record bytes written.",
+            w.bytes,
+        );
+        metric(
+            out,
+            "strata_wal_syncs_total",
+            "counter",
+            "WAL fdatasync calls (group commits).",
+            w.syncs,
+        );
+        metric(
+            out,
+            "strata_wal_groups_total",
+            "counter",
+            "WAL write groups.",
+            w.groups,
+        );
+        metric(
+            out,
+            "strata_wal_failures_total",
+            "counter",
+            "Failed WAL writes or syncs.",
+            w.failures,
+        );
+        metric(
+            out,
+            "strata_wal_segments",
+            "gauge",
+            "WAL segment files on disk.",
+            w.segments as u64,
+        );
+    }
+    if let Some(p) = engine.persist_stats() {
+        use std::sync::atomic::Ordering::Relaxed;
+        metric(
+            out,
+            "strata_persist_files_total",
+            "counter",
+            "Parquet files committed.",
+            p.files.load(Relaxed),
+        );
+        metric(
+            out,
+            "strata_persist_rows_total",
+            "counter",
+            "Rows committed to Parquet.",
+            p.rows.load(Relaxed),
+        );
+        metric(
+            out,
+            "strata_persist_bytes_total",
+            "counter",
+            "Parquet bytes committed.",
+            p.bytes.load(Relaxed),
+        );
+        metric(
+            out,
+            "strata_persist_errors_total",
+            "counter",
+            "Failed object store calls during persistence (each retried).",
+            p.errors.load(Relaxed),
+        );
+        metric(
+            out,
+            "strata_wal_segments_removed_total",
+            "counter",
+            "WAL segments deleted after their rows were persisted.",
+            p.wal_segments_removed.load(Relaxed),
+        );
+    }
+    let r = engine.recovery();
+    metric(
+        out,
+        "strata_recovery_records",
+        "gauge",
+        "WAL records replayed at the last start.",
+        r.records,
+    );
+    metric(
+        out,
+        "strata_recovery_rows",
+        "gauge",
+        "Rows replayed at the last start.",
+        r.rows,
+    );
+}
+
 /// Label value escaping (database names are already restricted; this is defence).
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")

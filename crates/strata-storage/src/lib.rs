@@ -8,6 +8,15 @@
 pub mod buffer;
 pub mod catalog;
 mod engine;
+pub mod manifest;
+pub mod objects;
+pub mod persist;
+mod sequencer;
 pub mod series;
+mod wal_record;
 
-pub use engine::{Engine, EngineArgs, EngineError, WriteOptions, WriteOutcome};
+pub use engine::{
+    Engine, EngineArgs, EngineError, PersistStats, RecoveryStats, WalOptions, WriteOptions,
+    WriteOutcome,
+};
+pub use strata_wal::SyncMode;

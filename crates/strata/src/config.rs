@@ -5,8 +5,12 @@ use crate::cli::ServeArgs;
 use crate::size::parse_size;
 use serde::Deserialize;
 use std::path::PathBuf;
+use std::time::Duration;
 use strata_server::HttpLimits;
 use strata_storage::catalog::CatalogLimits;
+use strata_storage::objects::{ObjectStoreConfig, S3Config};
+use strata_storage::persist::PersistConfig;
+use strata_storage::{SyncMode, WalOptions};
 use thiserror::Error;
 
 /// Configuration problems.
@@ -55,6 +59,21 @@ struct FileConfig {
     max_databases: Option<usize>,
     max_tables_per_db: Option<usize>,
     max_columns_per_table: Option<usize>,
+    wal_sync: Option<String>,
+    wal_segment_size: Option<FileSize>,
+    wal_skip_corrupt: Option<bool>,
+    persist_rows: Option<u64>,
+    persist_age: Option<String>,
+    buffer_memory_limit: Option<FileSize>,
+    buffer_hard_limit: Option<FileSize>,
+    partition_duration: Option<String>,
+    no_persist: Option<bool>,
+    object_store: Option<String>,
+    s3_bucket: Option<String>,
+    s3_prefix: Option<String>,
+    s3_region: Option<String>,
+    s3_endpoint: Option<String>,
+    s3_allow_http: Option<bool>,
     log: Option<String>,
 }
 
@@ -65,6 +84,9 @@ pub(crate) struct ServeConfig {
     pub(crate) http_bind: String,
     pub(crate) http_limits: HttpLimits,
     pub(crate) catalog_limits: CatalogLimits,
+    pub(crate) wal: WalOptions,
+    pub(crate) persist: PersistConfig,
+    pub(crate) objects: ObjectStoreConfig,
     pub(crate) log: String,
 }
 
@@ -94,6 +116,32 @@ fn count(option: &'static str, v: Option<usize>, default: usize) -> Result<usize
     }
 }
 
+fn duration(
+    option: &'static str,
+    v: Option<String>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    match v {
+        None => Ok(default),
+        Some(s) => crate::size::parse_duration(&s)
+            .and_then(|d| {
+                if d.is_zero() {
+                    Err("must be greater than zero".to_owned())
+                } else {
+                    Ok(d)
+                }
+            })
+            .map_err(|message| ConfigError::Invalid { option, message }),
+    }
+}
+
+fn invalid(option: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        option,
+        message: message.into(),
+    }
+}
+
 impl ServeConfig {
     pub(crate) fn resolve(args: ServeArgs) -> Result<Self, ConfigError> {
         let file = match &args.config {
@@ -113,11 +161,100 @@ impl ServeConfig {
         let cat = CatalogLimits::default();
         let text =
             |a: Option<String>, f: Option<FileSize>| a.or_else(|| f.map(FileSize::into_text));
+        let data_dir = args
+            .data_dir
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from("./strata-data"));
+        let sync: SyncMode = match args.wal_sync.or(file.wal_sync) {
+            None => SyncMode::Always,
+            Some(s) => s
+                .parse()
+                .map_err(|e| invalid("--wal-sync", format!("{e}")))?,
+        };
+        let wal_default = WalOptions::default();
+        let wal = WalOptions {
+            sync,
+            skip_corrupt: args.wal_skip_corrupt || file.wal_skip_corrupt.unwrap_or(false),
+            segment_bytes: size(
+                "--wal-segment-size",
+                text(args.wal_segment_size, file.wal_segment_size),
+                wal_default.segment_bytes as usize,
+            )? as u64,
+        };
+        let pd = PersistConfig::default();
+        let memory = size(
+            "--buffer-memory-limit",
+            text(args.buffer_memory_limit, file.buffer_memory_limit),
+            pd.buffer_memory_limit as usize,
+        )? as u64;
+        let hard = size(
+            "--buffer-hard-limit",
+            text(args.buffer_hard_limit, file.buffer_hard_limit),
+            memory.saturating_mul(2) as usize,
+        )? as u64;
+        if hard < memory {
+            return Err(invalid(
+                "--buffer-hard-limit",
+                format!(
+                    "{hard} bytes is below --buffer-memory-limit ({memory} bytes); raise it or lower the memory limit"
+                ),
+            ));
+        }
+        let partition = duration(
+            "--partition-duration",
+            args.partition_duration.or(file.partition_duration),
+            Duration::from_nanos(pd.layout.partition_ns as u64),
+        )?;
+        let persist = PersistConfig {
+            rows: count(
+                "--persist-rows",
+                args.persist_rows.or(file.persist_rows).map(|n| n as usize),
+                pd.rows as usize,
+            )? as u64,
+            age: duration(
+                "--persist-age",
+                args.persist_age.or(file.persist_age),
+                pd.age,
+            )?,
+            buffer_memory_limit: memory,
+            hard_limit: hard,
+            layout: strata_storage::persist::LayoutConfig {
+                partition_ns: i64::try_from(partition.as_nanos())
+                    .map_err(|_| invalid("--partition-duration", "too large"))?,
+                ..pd.layout
+            },
+            enabled: !(args.no_persist || file.no_persist.unwrap_or(false)),
+            ..pd
+        };
+        let objects = match args.object_store.or(file.object_store).as_deref() {
+            None | Some("local") => ObjectStoreConfig::Local {
+                root: data_dir.join("objects"),
+            },
+            Some("s3") => ObjectStoreConfig::S3(S3Config {
+                bucket: args
+                    .s3_bucket
+                    .or(file.s3_bucket)
+                    .ok_or_else(|| invalid("--s3-bucket", "required with --object-store s3"))?,
+                prefix: args.s3_prefix.or(file.s3_prefix),
+                region: args.s3_region.or(file.s3_region),
+                endpoint: args.s3_endpoint.or(file.s3_endpoint),
+                access_key_id: None,
+                secret_access_key: None,
+                allow_http: args.s3_allow_http || file.s3_allow_http.unwrap_or(false),
+                virtual_hosted_style: false,
+            }),
+            Some(other) => {
+                return Err(invalid(
+                    "--object-store",
+                    format!("unknown kind {other:?}; use local or s3"),
+                ));
+            }
+        };
         Ok(Self {
-            data_dir: args
-                .data_dir
-                .or(file.data_dir)
-                .unwrap_or_else(|| PathBuf::from("./strata-data")),
+            data_dir,
+            wal,
+            persist,
+            objects,
             http_bind: args
                 .http_bind
                 .or(file.http_bind)

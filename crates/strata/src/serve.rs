@@ -27,31 +27,63 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn Error>> {
 }
 
 async fn serve(config: ServeConfig) -> Result<(), Box<dyn Error>> {
-    let engine = Arc::new(Engine::open(EngineArgs {
+    let shutdown = shutdown_signal()?;
+    let store = config.objects.build()?;
+    let engine = Engine::open(EngineArgs {
         data_dir: config.data_dir.clone(),
         catalog_limits: config.catalog_limits,
-    })?);
-    let shutdown = shutdown_signal()?;
+        wal: config.wal.clone(),
+        store,
+        persist: config.persist,
+    })
+    .await?;
     let listener = tokio::net::TcpListener::bind(&config.http_bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.http_bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(
-        "Strata {} listening on http://{addr}, data dir {}, durability: catalog on disk, rows in memory only (no WAL in this version)",
+        "Strata {} listening on http://{addr}, data dir {}, objects {}, durability: {}",
         env!("CARGO_PKG_VERSION"),
         config.data_dir.display(),
+        config.objects.describe(),
+        durability(&config),
     );
     strata_server::serve(
         listener,
         ServerArgs {
-            engine,
+            engine: Arc::clone(&engine),
             limits: config.http_limits,
         },
         shutdown,
     )
     .await?;
+    engine.shutdown().await?;
     tracing::info!("Strata stopped");
     Ok(())
+}
+
+/// The durability contract in force, for the start line.
+fn durability(config: &ServeConfig) -> String {
+    let ack = match &config.wal.sync {
+        strata_storage::SyncMode::Always => "writes acknowledged after WAL fsync".to_owned(),
+        strata_storage::SyncMode::Interval(d) => format!(
+            "writes acknowledged after WAL write, fsync every {} ms (a machine crash can lose the last interval)",
+            d.as_millis()
+        ),
+        strata_storage::SyncMode::None => {
+            "writes acknowledged after WAL write, never fsynced (a machine crash can lose acknowledged writes)".to_owned()
+        }
+    };
+    let persist = if config.persist.enabled {
+        format!(
+            "persisting to Parquet at {} rows or {}s per table",
+            config.persist.rows,
+            config.persist.age.as_secs()
+        )
+    } else {
+        "persistence disabled (--no-persist)".to_owned()
+    };
+    format!("wal-sync={} ({ack}); {persist}", config.wal.sync)
 }
 
 /// Registers SIGINT and SIGTERM handlers now (so a signal that arrives right after

@@ -101,6 +101,13 @@ impl Validity {
     pub fn into_parts(self) -> (Vec<u8>, usize) {
         (self.bytes, self.len)
     }
+
+    /// The inverse of [`Validity::into_parts`]. `bytes` must hold `len.div_ceil(8)`
+    /// bytes with the bits from `len` on clear (callers check; the codec does).
+    pub(crate) fn from_parts(bytes: Vec<u8>, len: usize) -> Self {
+        debug_assert_eq!(bytes.len(), len.div_ceil(8));
+        Self { bytes, len }
+    }
 }
 
 /// Variable-length UTF-8 values as Arrow `Utf8`: offsets plus one byte buffer.
@@ -167,6 +174,25 @@ impl StrColumn {
     /// Offsets and text, for zero-copy conversion to Arrow.
     pub fn into_parts(self) -> (Vec<i32>, Vec<u8>) {
         (self.offsets, self.data)
+    }
+
+    /// The inverse of [`StrColumn::into_parts`]. The offsets must start at 0, never
+    /// decrease, end at `data.len()` and fall on UTF-8 boundaries of valid UTF-8
+    /// (callers check; the codec does).
+    pub(crate) fn from_parts(offsets: Vec<i32>, data: Vec<u8>) -> Self {
+        debug_assert_eq!(offsets.first(), Some(&0));
+        debug_assert_eq!(offsets.last().map(|&o| o as usize), Some(data.len()));
+        Self { offsets, data }
+    }
+
+    /// Offsets: value `i` is `data[offsets[i]..offsets[i + 1]]`.
+    pub(crate) fn offsets(&self) -> &[i32] {
+        &self.offsets
+    }
+
+    /// All values' bytes, back to back.
+    pub(crate) fn data(&self) -> &[u8] {
+        &self.data
     }
 }
 
@@ -290,9 +316,52 @@ impl TagColumn {
     pub fn into_parts(self) -> (Vec<i32>, StrColumn) {
         (self.keys, self.values)
     }
+
+    /// The inverse of [`TagColumn::into_parts`]: re-indexes the dictionary so the
+    /// column can intern further values. Keys are not checked. Fails when a value
+    /// repeats an earlier one (a value is interned once), returning its index and
+    /// the dictionary.
+    pub(crate) fn from_parts(
+        keys: Vec<i32>,
+        values: StrColumn,
+    ) -> Result<Self, (usize, StrColumn)> {
+        let hasher = FixedState::default();
+        let mut lookup = HashTable::with_capacity(values.len());
+        for i in 0..values.len() {
+            let bytes = values.get_bytes(i);
+            let hash = hasher.hash_one(bytes);
+            if lookup
+                .find(hash, |&k: &i32| values.get_bytes(k as usize) == bytes)
+                .is_some()
+            {
+                return Err((i, values));
+            }
+            lookup.insert_unique(hash, i as i32, |&k| {
+                hasher.hash_one(values.get_bytes(k as usize))
+            });
+        }
+        Ok(Self {
+            keys,
+            values,
+            lookup,
+            hasher,
+        })
+    }
 }
 
+/// Equal keys and dictionaries (the lookup index follows from the dictionary).
+impl PartialEq for TagColumn {
+    fn eq(&self, other: &Self) -> bool {
+        self.keys == other.keys && self.values == other.values
+    }
+}
+
+impl Eq for TagColumn {}
+
 /// Values of one column.
+///
+/// Equality compares floats bit for bit (NaN equals itself, `0.0` differs from
+/// `-0.0`), as Arrow compares buffers: equal means same contents, so it is an `Eq`.
 #[derive(Debug, Clone)]
 pub enum ColumnData {
     /// Tag values, dictionary-encoded.
@@ -308,6 +377,24 @@ pub enum ColumnData {
     /// String fields.
     Str(StrColumn),
 }
+
+impl PartialEq for ColumnData {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (ColumnData::Tag(a), ColumnData::Tag(b)) => a == b,
+            (ColumnData::F64(a), ColumnData::F64(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+            }
+            (ColumnData::I64(a), ColumnData::I64(b)) => a == b,
+            (ColumnData::U64(a), ColumnData::U64(b)) => a == b,
+            (ColumnData::Bool(a), ColumnData::Bool(b)) => a == b,
+            (ColumnData::Str(a), ColumnData::Str(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for ColumnData {}
 
 impl ColumnData {
     pub(crate) fn reserve(&mut self, additional: usize) {

@@ -12,8 +12,10 @@
 //! - within one table a column name has one kind; a second kind is a
 //!   [`ColumnConflict`] for that row.
 
+mod codec;
 mod column;
 
+pub use codec::{BATCH_FORMAT_VERSION, CodecError};
 pub use column::{ColumnData, StrColumn, TagColumn, Validity};
 
 use foldhash::fast::FixedState;
@@ -124,7 +126,7 @@ pub struct ColumnConflict {
 }
 
 /// One column of a [`TableBatch`].
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchColumn {
     name: String,
     kind: ColumnKind,
@@ -523,6 +525,18 @@ impl TableBatch {
     }
 }
 
+/// Same name, rows and columns in the same order (the lookup indexes follow).
+impl PartialEq for TableBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && self.time == other.time
+            && self.lines == other.lines
+            && self.columns == other.columns
+    }
+}
+
+impl Eq for TableBatch {}
+
 #[inline]
 fn set_or_push<T>(v: &mut Vec<T>, again: bool, x: T) {
     if again {
@@ -542,6 +556,15 @@ pub struct WriteBatch {
     hasher: FixedState,
     last: usize,
 }
+
+/// Same tables in the same order; floats compare bit for bit (see [`ColumnData`]).
+impl PartialEq for WriteBatch {
+    fn eq(&self, other: &Self) -> bool {
+        self.tables == other.tables
+    }
+}
+
+impl Eq for WriteBatch {}
 
 impl WriteBatch {
     /// The batch for table `name`, created on first use.

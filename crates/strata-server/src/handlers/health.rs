@@ -29,7 +29,8 @@ pub(crate) async fn ping() -> Response {
 }
 
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
-    let text = s.metrics.render(&s.engine.database_stats());
+    let mut text = s.metrics.render(&s.engine.database_stats());
+    crate::metrics::render_engine(&mut text, &s.engine);
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -34,6 +34,7 @@ struct WriteRequest {
     db: String,
     precision: Precision,
     accept_partial: bool,
+    no_sync: bool,
     format: Format,
 }
 
@@ -43,6 +44,7 @@ impl WriteRequest {
             db,
             precision,
             accept_partial,
+            no_sync: false,
             format: Format::LineProtocol,
         }
     }
@@ -118,13 +120,17 @@ pub(crate) async fn v3(
     b: Body,
 ) -> Response {
     let req = (|| {
-        // no_sync is accepted and validated; it changes nothing until the WAL exists.
-        parse_bool(&p, "no_sync", false)?;
-        Ok(WriteRequest::line_protocol(
-            required(&p, "db", "database")?,
-            precision(&p, Precision::Auto, Precision::parse_v3)?,
-            parse_bool(&p, "accept_partial", true)?,
-        ))
+        // no_sync=true: acknowledged once the WAL record is written to the OS,
+        // before its fsync (this request only).
+        let no_sync = parse_bool(&p, "no_sync", false)?;
+        Ok(WriteRequest {
+            no_sync,
+            ..WriteRequest::line_protocol(
+                required(&p, "db", "database")?,
+                precision(&p, Precision::Auto, Precision::parse_v3)?,
+                parse_bool(&p, "accept_partial", true)?,
+            )
+        })
     })();
     run(s, routes::WRITE_V3, req, h, b).await
 }
@@ -189,6 +195,7 @@ pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) ->
             db,
             precision: Precision::Auto,
             accept_partial: true,
+            no_sync: false,
             format: Format::MessagePack,
         })
     })();
@@ -256,8 +263,10 @@ async fn write(
             batch,
             WriteOptions {
                 accept_partial: req.accept_partial,
+                no_sync: req.no_sync,
             },
         )
+        .await
         .map_err(|e| (0, engine_error(e)))?;
     if outcome.errors.is_empty() && lines.is_empty() {
         return Ok(outcome.rows);
@@ -276,6 +285,10 @@ fn engine_error(e: strata_storage::EngineError) -> ApiError {
     use strata_storage::catalog::CatalogError as C;
     match e {
         E::Catalog(C::Database(msg)) => ApiError::BadRequest(msg),
+        e @ (E::Backpressure { .. } | E::Wal(_)) => ApiError::Unavailable {
+            message: e.to_string(),
+            retry_after_secs: 1,
+        },
         other => ApiError::Internal(other.to_string()),
     }
 }

@@ -75,3 +75,22 @@ pub(crate) fn to_record_batch(batch: TableBatch) -> Result<(RecordBatch, i64, i6
     let rb = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)?;
     Ok((rb, min, max))
 }
+
+/// Widens a record batch (which holds only the columns its write had) to the
+/// table schema `schema`, filling absent columns with nulls. Shared by queries and
+/// the persister so both see one table shape.
+pub fn widen(
+    schema: &arrow::datatypes::SchemaRef,
+    batch: &RecordBatch,
+) -> Result<RecordBatch, ArrowError> {
+    let rows = batch.num_rows();
+    let columns: Vec<ArrayRef> = schema
+        .fields()
+        .iter()
+        .map(|f| match batch.column_by_name(f.name()) {
+            Some(a) if a.data_type() == f.data_type() => Arc::clone(a),
+            _ => arrow::array::new_null_array(f.data_type(), rows),
+        })
+        .collect();
+    RecordBatch::try_new(Arc::clone(schema), columns)
+}

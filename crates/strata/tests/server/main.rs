@@ -8,6 +8,7 @@ mod harness;
 
 mod cli;
 mod concurrency;
+mod crash;
 mod errors;
 mod msgpack;
 mod observability;

@@ -1,0 +1,230 @@
+//! Buffered batches -> sorted, time-partitioned, zstd Parquet files.
+//!
+//! Sort order inside a file: series (the tag columns in table-schema order,
+//! nulls first) then time. Sorting by series id would be cheaper but series ids
+//! follow arrival order, not tag values, and tag min/max pruning needs value order.
+//! The cost stays low anyway: only one representative row per distinct series is
+//! compared by tag values (arrow's row format); rows are then ordered by a packed
+//! integer key (partition, series rank, time).
+
+use super::PersistError;
+use crate::buffer::{BufferedBatch, widen};
+use crate::manifest::{ParquetFile, column_stats};
+use arrow::array::{ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{concat_batches, take_record_batch};
+use arrow::datatypes::{DataType, SchemaRef, TimestampNanosecondType};
+use arrow::row::{RowConverter, SortField};
+use bytes::Bytes;
+use chrono::{DateTime, Datelike, Timelike};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
+use std::sync::Arc;
+use strata_model::{DbId, TIME_COLUMN, TableId};
+
+/// Knobs of the file layout.
+#[derive(Debug, Clone, Copy)]
+pub struct LayoutConfig {
+    /// Time partition width (ns); a file never spans two partitions.
+    pub partition_ns: i64,
+    /// Maximum rows per Parquet row group.
+    pub row_group_rows: usize,
+    /// zstd level.
+    pub zstd_level: i32,
+}
+
+impl Default for LayoutConfig {
+    fn default() -> Self {
+        Self {
+            partition_ns: 3_600 * 1_000_000_000,
+            row_group_rows: 256 * 1024,
+            zstd_level: 1,
+        }
+    }
+}
+
+/// One encoded file, ready to upload.
+#[derive(Debug)]
+pub struct EncodedFile {
+    /// Its manifest entry (path included).
+    pub meta: ParquetFile,
+    /// The bytes.
+    pub bytes: Bytes,
+}
+
+/// Identifies what is being encoded, for paths and manifest entries.
+#[derive(Debug, Clone, Copy)]
+pub struct TableRef<'a> {
+    /// Database id.
+    pub db: DbId,
+    /// Database name.
+    pub db_name: &'a str,
+    /// Table id.
+    pub table: TableId,
+    /// Table name.
+    pub table_name: &'a str,
+}
+
+fn writer_props(
+    schema: &SchemaRef,
+    tag_cols: &[usize],
+    layout: &LayoutConfig,
+) -> Result<WriterProperties, PersistError> {
+    let zstd = ZstdLevel::try_new(layout.zstd_level).map_err(PersistError::Parquet)?;
+    let mut b = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(zstd))
+        .set_max_row_group_row_count(Some(layout.row_group_rows))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        // Field values rarely repeat; dictionary attempts there cost CPU for nothing.
+        .set_dictionary_enabled(false);
+    for &i in tag_cols {
+        b = b
+            .set_column_dictionary_enabled(ColumnPath::from(schema.field(i).name().as_str()), true);
+    }
+    let mut sorting: Vec<SortingColumn> = tag_cols
+        .iter()
+        .map(|&i| SortingColumn {
+            column_idx: i as i32,
+            descending: false,
+            nulls_first: true,
+        })
+        .collect();
+    if let Ok(t) = schema.index_of(TIME_COLUMN) {
+        sorting.push(SortingColumn {
+            column_idx: t as i32,
+            descending: false,
+            nulls_first: true,
+        });
+    }
+    Ok(b.set_sorting_columns(Some(sorting)).build())
+}
+
+/// Rank of each series id by tag values: `rank[series]`.
+fn series_ranks(
+    batch: &RecordBatch,
+    series: &[u32],
+    tag_cols: &[usize],
+) -> Result<Vec<u32>, PersistError> {
+    let max = series.iter().copied().max().unwrap_or(0) as usize;
+    let mut first: Vec<u32> = vec![u32::MAX; max + 1];
+    let mut reps: Vec<u32> = Vec::new();
+    for (row, &s) in series.iter().enumerate() {
+        let slot = &mut first[s as usize];
+        if *slot == u32::MAX {
+            *slot = row as u32;
+            reps.push(row as u32);
+        }
+    }
+    let mut rank = vec![0u32; max + 1];
+    if tag_cols.is_empty() {
+        return Ok(rank);
+    }
+    let idx = UInt32Array::from(reps.clone());
+    let cols: Vec<ArrayRef> = tag_cols
+        .iter()
+        .map(|&i| arrow::compute::take(batch.column(i), &idx, None))
+        .collect::<Result<_, _>>()?;
+    let fields = cols
+        .iter()
+        .map(|c| SortField::new(c.data_type().clone()))
+        .collect();
+    let conv = RowConverter::new(fields)?;
+    let rows = conv.convert_columns(&cols)?;
+    let mut order: Vec<usize> = (0..reps.len()).collect();
+    order.sort_unstable_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
+    for (r, &i) in order.iter().enumerate() {
+        rank[series[reps[i] as usize] as usize] = r as u32;
+    }
+    Ok(rank)
+}
+
+fn partition_path(t: TableRef<'_>, partition_start: i64, file_id: &str) -> String {
+    let dt = DateTime::from_timestamp_nanos(partition_start);
+    format!(
+        "{}/{}/{:04}-{:02}-{:02}/{:02}/{file_id}.parquet",
+        t.db_name,
+        t.table_name,
+        dt.year(),
+        dt.month(),
+        dt.day(),
+        dt.hour()
+    )
+}
+
+/// Encodes `batches` of table `t` (schema `schema`) into one file per time
+/// partition. `file_id` makes the names unique.
+pub fn encode(
+    t: TableRef<'_>,
+    schema: &SchemaRef,
+    batches: &[BufferedBatch],
+    layout: &LayoutConfig,
+    file_id: &str,
+) -> Result<Vec<EncodedFile>, PersistError> {
+    let wide: Vec<RecordBatch> = batches
+        .iter()
+        .map(|b| widen(schema, &b.batch))
+        .collect::<Result<_, _>>()?;
+    let all = concat_batches(schema, &wide)?;
+    drop(wide);
+    let series: Vec<u32> = batches
+        .iter()
+        .flat_map(|b| b.series.iter().copied())
+        .collect();
+    let tag_cols: Vec<usize> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
+        .map(|(i, _)| i)
+        .collect();
+    let time_idx = schema.index_of(TIME_COLUMN)?;
+    let time = all
+        .column(time_idx)
+        .as_primitive::<TimestampNanosecondType>()
+        .values()
+        .clone();
+    let rank = series_ranks(&all, &series, &tag_cols)?;
+    let part = layout.partition_ns.max(1);
+    let mut keys: Vec<(i64, u32, i64, u32)> = (0..all.num_rows())
+        .map(|i| {
+            let ts = time[i];
+            (ts.div_euclid(part), rank[series[i] as usize], ts, i as u32)
+        })
+        .collect();
+    keys.sort_unstable();
+    let indices = UInt32Array::from_iter_values(keys.iter().map(|k| k.3));
+    let sorted = take_record_batch(&all, &indices)?;
+    drop(all);
+    let props = writer_props(schema, &tag_cols, layout)?;
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    while start < keys.len() {
+        let p = keys[start].0;
+        let end = start + keys[start..].partition_point(|k| k.0 == p);
+        let slice = sorted.slice(start, end - start);
+        let mut buf: Vec<u8> = Vec::with_capacity(slice.get_array_memory_size() / 4);
+        let mut w = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props.clone()))?;
+        w.write(&slice)?;
+        let meta = w.close()?;
+        let rows = (end - start) as u64;
+        let partition_start = p.saturating_mul(part);
+        let path = partition_path(t, partition_start, file_id);
+        out.push(EncodedFile {
+            meta: ParquetFile {
+                path,
+                db: t.db,
+                table: t.table,
+                min_time: keys[start..end].iter().map(|k| k.2).min().unwrap_or(0),
+                max_time: keys[start..end].iter().map(|k| k.2).max().unwrap_or(0),
+                rows,
+                size: buf.len() as u64,
+                columns: column_stats(schema, &meta),
+            },
+            bytes: Bytes::from(buf),
+        });
+        start = end;
+    }
+    Ok(out)
+}
