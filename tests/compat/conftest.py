@@ -3,7 +3,9 @@
 One real `strata serve` process runs for the whole session, on a free port
 (``--http-bind 127.0.0.1:0``) with a fresh data directory; every test writes to
 a database of its own (fixture ``db``), so tests do not see each other's rows.
-The binary comes from ``STRATA_BIN`` (scripts/compat.sh sets it).
+The binary comes from ``STRATA_BIN`` (scripts/compat.sh sets it). A test
+module that needs other ``serve`` options starts a server of its own with
+``running_server(data_dir, *extra_args)``.
 
 Reading back goes through ``/api/v3/query_sql`` with plain ``requests`` (see
 ``sql``), never through the client under test, so a client cannot mask a
@@ -13,6 +15,7 @@ server bug by being lenient in both directions.
 from __future__ import annotations
 
 import collections
+import contextlib
 import itertools
 import os
 import re
@@ -22,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -91,13 +94,13 @@ def _drain(stream, sink: collections.deque, found: _Listening) -> None:
     stream.close()
 
 
-def _start(data_dir: Path) -> Server:
+def _start(data_dir: Path, extra_args: tuple[str, ...] = ()) -> Server:
     env = dict(os.environ)
     env.setdefault("NO_COLOR", "1")
     env.setdefault("STRATA_LOG", "info")
     # Options given on the command line win over any STRATA_* left in the environment.
     proc = subprocess.Popen(
-        [strata_bin(), "serve", "--data-dir", str(data_dir), "--http-bind", "127.0.0.1:0"],
+        [strata_bin(), "serve", "--data-dir", str(data_dir), "--http-bind", "127.0.0.1:0", *extra_args],
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -151,19 +154,20 @@ def _stop(proc: subprocess.Popen) -> int | None:
         return None
 
 
-_SERVER: Server | None = None
+_RUNNING: list[Server] = []
 
 
-@pytest.fixture(scope="session")
-def strata(tmp_path_factory) -> Server:
-    """The running server (session-wide)."""
-    global _SERVER
-    server = _start(tmp_path_factory.mktemp("strata-data"))
-    _SERVER = server
+@contextlib.contextmanager
+def running_server(data_dir: Path, *extra_args: str) -> Iterator[Server]:
+    """Runs ``strata serve --data-dir DATA_DIR ... EXTRA_ARGS`` until the block
+    ends; its log tail goes with every test that fails meanwhile, and a server
+    that does not exit 0 on SIGTERM fails the block's end."""
+    server = _start(data_dir, tuple(extra_args))
+    _RUNNING.append(server)
     try:
         yield server
     finally:
-        _SERVER = None
+        _RUNNING.remove(server)
         code = _stop(server.proc)
         # Graceful shutdown on SIGTERM is part of the contract; a hang or a
         # crash shows up as an error of the last test.
@@ -174,6 +178,13 @@ def strata(tmp_path_factory) -> Server:
                 f"stderr tail:\n{server.log_tail()}",
                 pytrace=False,
             )
+
+
+@pytest.fixture(scope="session")
+def strata(tmp_path_factory) -> Iterator[Server]:
+    """The running server (session-wide)."""
+    with running_server(tmp_path_factory.mktemp("strata-data")) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -195,10 +206,11 @@ def db(request) -> str:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
-    """Attaches the tail of the server log to every failing test."""
+    """Attaches the tail of each running server's log to every failing test."""
     report = yield
-    if report.failed and _SERVER is not None:
-        report.sections.append(("strata serve stderr (tail)", _SERVER.log_tail()))
+    if report.failed:
+        for server in _RUNNING:
+            report.sections.append((f"strata serve {server.url} stderr (tail)", server.log_tail()))
     return report
 
 

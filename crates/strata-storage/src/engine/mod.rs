@@ -30,7 +30,6 @@ use object_store::ObjectStore;
 use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use strata_model::{ColumnData, ColumnId, WriteBatch};
 use strata_wal::{SyncMode, Wal, WalError};
 use thiserror::Error;
@@ -82,6 +81,11 @@ pub enum EngineError {
         /// Why, if known (the last persistence error).
         cause: String,
     },
+    /// Another process (or engine) has the data directory open.
+    #[error(
+        "data directory {0} is in use by another Strata process; stop it or choose another --data-dir"
+    )]
+    Locked(PathBuf),
     /// A background task failed unexpectedly.
     #[error("internal error: {0}")]
     Internal(String),
@@ -148,7 +152,7 @@ pub(crate) struct Durable {
     pub(crate) manifest: Manifest,
     pub(crate) sequencer: Sequencer,
     pub(crate) config: PersistConfig,
-    pub(crate) wake: tokio::sync::Notify,
+    pub(crate) wake: Arc<tokio::sync::Notify>,
     pub(crate) stop: tokio::sync::watch::Sender<bool>,
     pub(crate) task: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pub(crate) stats: PersistStats,
@@ -164,7 +168,8 @@ pub struct Engine {
     durable: Option<Durable>,
     recovery: RecoveryStats,
     sync_mode: Option<SyncMode>,
-    writes: AtomicU64,
+    /// Held for the engine's life (see `recover.rs`).
+    _lock: Option<std::fs::File>,
 }
 
 impl Engine {
@@ -178,7 +183,7 @@ impl Engine {
             durable: None,
             recovery: RecoveryStats::default(),
             sync_mode: None,
-            writes: AtomicU64::new(0),
+            _lock: None,
         })
     }
 
@@ -244,7 +249,6 @@ impl Engine {
         if batch.is_empty() {
             return Ok(WriteOutcome { rows: 0, errors });
         }
-        self.writes.fetch_add(1, Ordering::Relaxed);
         let snapshot = validated.snapshot;
         let Some(d) = &self.durable else {
             let rows = self.apply(&snapshot, db, batch, 0, 0)?;
@@ -405,3 +409,6 @@ impl Engine {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests;

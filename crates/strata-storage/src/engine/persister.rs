@@ -7,8 +7,8 @@ use crate::buffer::TableBuffer;
 use crate::persist::{EncodedFile, TableRef, backoff, encode};
 use object_store::{ObjectStoreExt, PutPayload};
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use strata_model::{DbId, TableId};
 use tokio::sync::watch;
@@ -31,16 +31,28 @@ pub struct PersistStats {
     pub wal_segments_removed: AtomicU64,
 }
 
-pub(super) async fn run(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
-    let Some(d) = &engine.durable else {
-        return;
-    };
+/// Holds the engine weakly between rounds, so dropping the last handle (without
+/// `shutdown`) still drops the engine and closes its WAL.
+pub(super) async fn run(engine: Weak<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
+        let (wake, tick) = match engine.upgrade() {
+            Some(e) => match &e.durable {
+                Some(d) => (Arc::clone(&d.wake), d.config.tick),
+                None => return,
+            },
+            None => return,
+        };
         tokio::select! {
-            _ = d.wake.notified() => {}
-            _ = tokio::time::sleep(d.config.tick) => {}
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(tick) => {}
             _ = stop.changed() => return,
         }
+        let Some(engine) = engine.upgrade() else {
+            return;
+        };
+        let Some(d) = &engine.durable else {
+            return;
+        };
         for (db, table, buf) in plan(&engine, d) {
             if *stop.borrow() {
                 return;

@@ -17,7 +17,6 @@ use crate::wal_record;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 use strata_wal::{Record, Wal, WalConfig};
 
@@ -42,6 +41,26 @@ pub struct RecoveryStats {
     pub files: usize,
 }
 
+/// Takes an exclusive advisory lock on `DATA_DIR/LOCK` for the life of the
+/// engine: two processes appending to one WAL would corrupt it.
+fn lock_data_dir(dir: &std::path::Path) -> Result<std::fs::File, EngineError> {
+    let path = dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| EngineError::DataDir {
+            path: path.clone(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(EngineError::Locked(dir.to_path_buf())),
+        Err(std::fs::TryLockError::Error(source)) => Err(EngineError::DataDir { path, source }),
+    }
+}
+
 impl Engine {
     /// Opens the engine on `args.data_dir`, creating it if needed, recovers
     /// everything acknowledged before the last stop or crash, and starts the
@@ -52,6 +71,7 @@ impl Engine {
             path: dir.clone(),
             source,
         })?;
+        let lock = lock_data_dir(dir)?;
         let catalog = Catalog::open(dir, args.catalog_limits)?;
         let manifest = Manifest::open(Arc::clone(&args.store)).await?;
         let orphans = manifest.collect_garbage().await?;
@@ -65,7 +85,7 @@ impl Engine {
             durable: None,
             recovery: RecoveryStats::default(),
             sync_mode: Some(args.wal.sync),
-            writes: AtomicU64::new(0),
+            _lock: Some(lock),
         };
         let files = manifest.files();
         let mut by_table: HashMap<_, Vec<_>> = HashMap::new();
@@ -153,7 +173,7 @@ impl Engine {
             manifest,
             sequencer: Sequencer::new(next),
             config: args.persist,
-            wake: tokio::sync::Notify::new(),
+            wake: Arc::new(tokio::sync::Notify::new()),
             stop,
             task: Mutex::new(None),
             stats: Default::default(),
@@ -163,7 +183,7 @@ impl Engine {
         if args.persist.enabled
             && let Some(d) = &engine.durable
         {
-            let task = tokio::spawn(super::persister::run(Arc::clone(&engine), stop_rx));
+            let task = tokio::spawn(super::persister::run(Arc::downgrade(&engine), stop_rx));
             *d.task.lock() = Some(task);
         }
         Ok(engine)

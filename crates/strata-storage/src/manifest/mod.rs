@@ -25,7 +25,7 @@ pub use stats::{ColumnStats, StatValue};
 
 use futures::TryStreamExt;
 use object_store::path::Path;
-use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashSet};
@@ -116,6 +116,7 @@ struct State {
     next: u64,
     since_checkpoint: u64,
     files: Vec<Arc<ParquetFile>>,
+    paths: HashSet<String>,
     through: BTreeMap<(DbId, TableId), u64>,
 }
 
@@ -241,8 +242,12 @@ impl Manifest {
         files: Vec<ParquetFile>,
     ) -> Result<(), ManifestError> {
         let _serial = self.state.lock().await;
+        // The number is used up by this attempt whatever happens: a put that
+        // reports failure may still land later (a timeout on S3), and it must
+        // never land on a number another commit has taken. A retry of the same
+        // files gets a new number; `apply` ignores a file named twice.
         let (n, checkpoint, delta) = {
-            let st = self.inner.lock();
+            let mut st = self.inner.lock();
             let checkpoint = st.since_checkpoint >= CHECKPOINT_EVERY;
             let mut delta = Delta {
                 version: FORMAT_VERSION,
@@ -256,24 +261,31 @@ impl Manifest {
                 full.persisted.append(&mut delta.persisted);
                 delta = full;
             }
-            (st.next, checkpoint, delta)
+            let n = st.next;
+            st.next += 1;
+            (n, checkpoint, delta)
         };
         let path = delta_path(n);
         let body = serde_json::to_vec(&delta).map_err(|source| ManifestError::Decode {
             path: path.to_string(),
             source,
         })?;
+        let opts = PutOptions {
+            mode: PutMode::Create,
+            ..PutOptions::default()
+        };
         self.store
-            .put(&path, PutPayload::from(body))
+            .put_opts(&path, PutPayload::from(body), opts)
             .await
             .map_err(store_err(&path))?;
         {
             let mut st = self.inner.lock();
             if checkpoint {
+                let next = st.next;
                 *st = State::default();
+                st.next = next;
             }
             st.apply(delta);
-            st.next = n + 1;
             st.since_checkpoint = if checkpoint {
                 0
             } else {
@@ -327,7 +339,13 @@ impl Manifest {
 
 impl State {
     fn apply(&mut self, delta: Delta) {
-        self.files.extend(delta.added.into_iter().map(Arc::new));
+        for f in delta.added {
+            // A retried commit can name a file a late-landing earlier attempt
+            // already named.
+            if self.paths.insert(f.path.clone()) {
+                self.files.push(Arc::new(f));
+            }
+        }
         for p in delta.persisted {
             let t = self.through.entry((p.db, p.table)).or_insert(0);
             *t = (*t).max(p.through);

@@ -12,5 +12,6 @@ mod crash;
 mod errors;
 mod msgpack;
 mod observability;
+mod persist;
 mod query;
 mod write;
