@@ -7,7 +7,7 @@ within a fraction of a second) receives a known dataset over
 
 1. tables ``cpu`` (tags ``dc``, ``host``, ``region``, absent on some rows; float,
    int, uint, bool and string fields), ``disk`` and ``beat`` (no tags at all),
-   over five hour partitions on two dates;
+   over hour partitions on two dates;
 2. more ``cpu`` rows, some in hours phase 1 already wrote, with a new field
    ``temp`` and a new tag ``az`` that sorts before every other tag.
 

@@ -2,6 +2,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Strata: a time-series database. Ingests InfluxDB line protocol and Arc
 /// MessagePack over HTTP and answers SQL.
@@ -23,6 +24,8 @@ pub(crate) enum Command {
     Serve(Box<ServeArgs>),
     /// Run one SQL query against a server and print the result.
     Query(QueryArgs),
+    /// Load generators: measure a running server (Strata or a peer).
+    Bench(BenchArgs),
 }
 
 /// Options of `strata serve`. `None` means "not given here": the value then comes
@@ -173,4 +176,181 @@ pub(crate) struct QueryArgs {
 
     /// The SQL to run.
     pub(crate) sql: String,
+}
+
+/// Options of `strata bench`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchArgs {
+    #[command(subcommand)]
+    pub(crate) command: BenchCommand,
+}
+
+/// The load generators.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Measure end-to-end ingest: write requests against a running server.
+    ///
+    /// Every request body is encoded before the clock starts: a pool of distinct
+    /// bodies (at most --pool-size of uncompressed bytes) is sent in turn, and when
+    /// a run outlasts the pool each further pass over it ("lap") moves every
+    /// timestamp on (and, for new-series, every host number), patched in place, so
+    /// no (series, time) pair is ever written twice. Compressed bodies cannot be
+    /// patched: with --gzip/--zstd later laps resend the pool unchanged (reported
+    /// as repeated rows).
+    ///
+    /// Closed loop by default: each of --conns connections sends its next request
+    /// as soon as the previous one is answered. With --rate the load is open loop:
+    /// request k is due at k/RATE seconds and its latency counts from then, not
+    /// from when a free connection sent it, so a slow server cannot hide its
+    /// queueing (no coordinated omission).
+    ///
+    /// Latency is from sending a request to receiving its whole response,
+    /// including the server's sync (Strata acknowledges after the WAL fsync by
+    /// default). Rows and bytes count acknowledged (2xx) requests only.
+    ///
+    /// After a run against Strata the generator asks the server
+    /// `SELECT count(*) FROM cpu` and checks that it holds exactly the rows it had
+    /// before plus every acknowledged row; a mismatch is reported and the command
+    /// exits non-zero, as it does when no request succeeded. Ctrl-C stops sending
+    /// early and still prints the summary.
+    Write(Box<BenchWriteArgs>),
+}
+
+/// The server `strata bench write` writes to; decides the endpoint.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub(crate) enum BenchTarget {
+    /// Strata: /api/v3/write_lp?db= (lp) or /api/v1/write/msgpack (msgpack).
+    Strata,
+    /// InfluxDB 1.x: /write?db= (lp only); the database is created first.
+    Influxdb1,
+    /// InfluxDB 3: /api/v3/write_lp?db= (lp only).
+    Influxdb3,
+    /// VictoriaMetrics: its InfluxDB endpoint /write?db= (lp only; `db` becomes a
+    /// label). It drops samples older than its -retentionPeriod (default 1 month)
+    /// and the data starts in 2016, as TSBS's does: run it with
+    /// -retentionPeriod=100y.
+    Victoriametrics,
+    /// Arc: /api/v1/write/msgpack (msgpack) or /api/v1/write/line-protocol (lp),
+    /// database in the x-arc-database header.
+    Arc,
+}
+
+/// The data `strata bench write` sends.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub(crate) enum BenchWorkload {
+    /// TSBS cpu-only: measurement `cpu`, 10 tags, 10 integer fields; every host
+    /// once per 10 s round, from 2016-01-01T00:00:00Z (--hosts series).
+    #[default]
+    TsbsCpu,
+    /// Every row is a series never written before (`cpu`, TSBS tags with
+    /// hostname host_0000000000, host_0000000001, ...), 10 ms apart.
+    NewSeries,
+}
+
+/// The wire format of `strata bench write`. Prometheus remote write (`prom`) is
+/// not available yet: Strata does not accept it yet.
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub(crate) enum BenchFormat {
+    /// InfluxDB line protocol, nanosecond timestamps.
+    #[default]
+    Lp,
+    /// Arc MessagePack, columnar (one `{"m", "columns"}` object per request).
+    Msgpack,
+}
+
+/// Options of `strata bench write`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchWriteArgs {
+    /// Kind of server; decides the write endpoint, headers and the check at the
+    /// end (Strata only).
+    #[arg(long, value_enum, default_value_t = BenchTarget::Strata)]
+    pub(crate) target: BenchTarget,
+
+    /// Server URL [default: http://127.0.0.1 on the target's usual port: 8181
+    /// for strata and influxdb3, 8086 influxdb1, 8428 victoriametrics, 8000 arc].
+    #[arg(long, value_name = "URL")]
+    pub(crate) url: Option<String>,
+
+    /// Database to write to [default: bench_<unix time>, a new one per run].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) db: Option<String>,
+
+    /// Token sent as `Authorization: Bearer <TOKEN>` (InfluxDB 3, Arc).
+    #[arg(long, env = "STRATA_BENCH_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    pub(crate) token: Option<String>,
+
+    /// Data to send.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) workload: BenchWorkload,
+
+    /// Hosts, i.e. series, of tsbs-cpu.
+    #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) hosts: u32,
+
+    /// Wire format. (`prom`, Prometheus remote write, is not available yet.)
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: BenchFormat,
+
+    /// Rows per request.
+    #[arg(long, value_name = "ROWS", default_value_t = 5000, value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) batch: u32,
+
+    /// Concurrent connections, each with one request in flight (HTTP/1.1
+    /// keep-alive).
+    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) conns: u32,
+
+    /// How long to send, e.g. 30s, 5m [default: 10s, unless --rows is given].
+    /// With both, the run stops at whichever comes first.
+    #[arg(long, value_name = "DURATION", value_parser = crate::size::parse_duration)]
+    pub(crate) duration: Option<Duration>,
+
+    /// Rows to send; the last request is shorter when this is not a multiple of
+    /// --batch.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) rows: Option<u64>,
+
+    /// Open loop at this many requests per second in total (fractions allowed);
+    /// latency counts from each request's due time. Without it, closed loop.
+    #[arg(long, value_name = "REQ_PER_S", value_parser = parse_rate)]
+    pub(crate) rate: Option<f64>,
+
+    /// Send gzip-compressed bodies (Content-Encoding: gzip, default level).
+    #[arg(long, conflicts_with = "zstd")]
+    pub(crate) gzip: bool,
+
+    /// Send zstd-compressed bodies (Content-Encoding: zstd, level 3).
+    #[arg(long)]
+    pub(crate) zstd: bool,
+
+    /// Uncompressed bytes of pre-encoded bodies to hold; bounds the pool's
+    /// memory (compressed pools hold less) and the encoding time before the run.
+    #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::size::parse_size)]
+    pub(crate) pool_size: usize,
+
+    /// Give up on a request after this long (counted as a `timeout` error).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::size::parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// Seed of the field values.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub(crate) seed: u64,
+
+    /// Print the summary as one JSON object on stdout (progress still goes to
+    /// stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Skip the row count check after a Strata run.
+    #[arg(long)]
+    pub(crate) no_verify: bool,
+}
+
+fn parse_rate(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "invalid rate {s:?}; expected requests per second above 0, e.g. 200 or 0.5"
+        )),
+    }
 }

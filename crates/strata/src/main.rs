@@ -1,6 +1,7 @@
 //! The `strata` binary: command line, configuration and wiring of the crates.
 //! Nothing here implements database behaviour; it composes the pieces.
 
+mod bench;
 mod cli;
 mod config;
 mod query_cmd;
@@ -15,6 +16,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         cli::Command::Serve(args) => serve::run(*args),
         cli::Command::Query(args) => query_cmd::run(args),
+        cli::Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -76,9 +76,9 @@ fn durability(config: &ServeConfig) -> String {
     };
     let persist = if config.persist.enabled {
         format!(
-            "persisting to Parquet at {} rows or {}s per table",
+            "persisting to Parquet at {} rows or {:?} per table",
             config.persist.rows,
-            config.persist.age.as_secs()
+            config.persist.age
         )
     } else {
         "persistence disabled (--no-persist)".to_owned()

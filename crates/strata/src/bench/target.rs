@@ -1,0 +1,232 @@
+//! Where `strata bench write` sends its requests: the write endpoint and headers
+//! of each kind of server, the preparation some need, and Strata's row count.
+
+use crate::cli::{BenchFormat, BenchTarget};
+use reqwest::Url;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
+use serde_json::Value;
+
+/// Arc's (and Strata's Arc-compatible) database header.
+const ARC_DATABASE: &str = "x-arc-database";
+
+impl BenchTarget {
+    /// Name as given on the command line.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Strata => "strata",
+            Self::Influxdb1 => "influxdb1",
+            Self::Influxdb3 => "influxdb3",
+            Self::Victoriametrics => "victoriametrics",
+            Self::Arc => "arc",
+        }
+    }
+
+    /// The URL the target listens on out of the box.
+    pub(crate) fn default_url(self) -> &'static str {
+        match self {
+            Self::Strata | Self::Influxdb3 => "http://127.0.0.1:8181",
+            Self::Influxdb1 => "http://127.0.0.1:8086",
+            Self::Victoriametrics => "http://127.0.0.1:8428",
+            Self::Arc => "http://127.0.0.1:8000",
+        }
+    }
+}
+
+impl BenchFormat {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Lp => "lp",
+            Self::Msgpack => "msgpack",
+        }
+    }
+}
+
+/// A write endpoint: URL and the headers of every request.
+#[derive(Debug, Clone)]
+pub(crate) struct Endpoint {
+    pub(crate) url: Url,
+    pub(crate) headers: HeaderMap,
+}
+
+/// The endpoint of `target` at `base` for `db` in `format`.
+pub(crate) fn endpoint(
+    target: BenchTarget,
+    base: &Url,
+    db: &str,
+    format: BenchFormat,
+    encoding: Option<&'static str>,
+    token: Option<&str>,
+) -> Result<Endpoint, String> {
+    use BenchFormat::{Lp, Msgpack};
+    use BenchTarget::*;
+    let (path, query): (&str, &[(&str, &str)]) = match (target, format) {
+        (Strata | Influxdb3, Lp) => (
+            "/api/v3/write_lp",
+            &[("db", db), ("precision", "nanosecond")],
+        ),
+        (Influxdb1 | Victoriametrics, Lp) => ("/write", &[("db", db), ("precision", "ns")]),
+        (Arc, Lp) => ("/api/v1/write/line-protocol", &[]),
+        (Strata | Arc, Msgpack) => ("/api/v1/write/msgpack", &[]),
+        (Influxdb1 | Influxdb3 | Victoriametrics, Msgpack) => {
+            return Err(format!(
+                "--target {} does not accept --format msgpack; use --format lp",
+                target.name()
+            ));
+        }
+    };
+    let mut url = join(base, path)?;
+    if !query.is_empty() {
+        url.query_pairs_mut().extend_pairs(query);
+    }
+    let mut headers = HeaderMap::new();
+    let value = |s: &str, what: &str| {
+        HeaderValue::from_str(s).map_err(|_| format!("{what} {s:?} cannot be sent in a header"))
+    };
+    headers.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static(match format {
+            Lp => "text/plain; charset=utf-8",
+            Msgpack => "application/msgpack",
+        }),
+    );
+    if matches!(target, Arc) || matches!(format, Msgpack) {
+        headers.insert(ARC_DATABASE, value(db, "database name")?);
+    }
+    if let Some(e) = encoding {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static(e));
+    }
+    if let Some(t) = token {
+        let mut v = value(&format!("Bearer {t}"), "token")?;
+        v.set_sensitive(true);
+        headers.insert(AUTHORIZATION, v);
+    }
+    Ok(Endpoint { url, headers })
+}
+
+/// `base` with `path` appended (keeps a path prefix such as a reverse proxy's).
+fn join(base: &Url, path: &str) -> Result<Url, String> {
+    let joined = format!("{}{path}", base.as_str().trim_end_matches('/'));
+    Url::parse(&joined).map_err(|e| format!("invalid URL {joined:?}: {e}"))
+}
+
+/// Parses `--url`.
+pub(crate) fn parse_base(s: &str) -> Result<Url, String> {
+    let url = Url::parse(s).map_err(|e| format!("invalid --url {s:?}: {e}"))?;
+    if !matches!(url.scheme(), "http") {
+        return Err(format!(
+            "--url {s:?}: only http:// is supported (this build has no TLS)"
+        ));
+    }
+    Ok(url)
+}
+
+/// What the server needs before the first write: InfluxDB 1.x refuses writes to
+/// a database that does not exist.
+pub(crate) async fn prepare(
+    client: &reqwest::Client,
+    target: BenchTarget,
+    base: &Url,
+    db: &str,
+) -> Result<(), String> {
+    if target != BenchTarget::Influxdb1 {
+        return Ok(());
+    }
+    let mut url = join(base, "/query")?;
+    url.query_pairs_mut()
+        .append_pair("q", &format!("CREATE DATABASE \"{db}\""));
+    let resp = client
+        .post(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    if !resp.status().is_success() {
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        return Err(format!("CREATE DATABASE {db:?} failed: {status}: {text}"));
+    }
+    Ok(())
+}
+
+/// The answer to a row count.
+#[derive(Debug)]
+pub(crate) enum Count {
+    Rows(u64),
+    /// The server answered with an error (e.g. the database does not exist yet).
+    Refused(String),
+}
+
+/// `SELECT count(*) FROM <table>` on a Strata server. `Err` when the server
+/// cannot be reached or answers nonsense.
+pub(crate) async fn strata_count(
+    client: &reqwest::Client,
+    base: &Url,
+    db: &str,
+    table: &str,
+) -> Result<Count, String> {
+    let mut url = join(base, "/api/v3/query_sql")?;
+    url.query_pairs_mut()
+        .append_pair("db", db)
+        .append_pair("q", &format!("SELECT count(*) AS n FROM \"{table}\""))
+        .append_pair("format", "json");
+    let resp = client
+        .get(url)
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {e}"))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("cannot read the count: {e}"))?;
+    if !status.is_success() {
+        return Ok(Count::Refused(format!("{status}: {}", text.trim())));
+    }
+    let rows: Value =
+        serde_json::from_str(&text).map_err(|e| format!("count answer is not JSON ({e}): {text}"))?;
+    rows.get(0)
+        .and_then(|r| r.get("n"))
+        .and_then(Value::as_u64)
+        .map(Count::Rows)
+        .ok_or_else(|| format!("unexpected count answer: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_per_target() {
+        let base = parse_base("http://127.0.0.1:8181/").unwrap();
+        let e = endpoint(BenchTarget::Strata, &base, "b1", BenchFormat::Lp, None, None).unwrap();
+        assert_eq!(
+            e.url.as_str(),
+            "http://127.0.0.1:8181/api/v3/write_lp?db=b1&precision=nanosecond"
+        );
+        assert!(e.headers.get(ARC_DATABASE).is_none());
+        let e = endpoint(
+            BenchTarget::Strata,
+            &base,
+            "b1",
+            BenchFormat::Msgpack,
+            Some("zstd"),
+            Some("t"),
+        )
+        .unwrap();
+        assert_eq!(e.url.as_str(), "http://127.0.0.1:8181/api/v1/write/msgpack");
+        assert_eq!(e.headers[ARC_DATABASE], "b1");
+        assert_eq!(e.headers[CONTENT_TYPE], "application/msgpack");
+        assert_eq!(e.headers[CONTENT_ENCODING], "zstd");
+        assert_eq!(e.headers[AUTHORIZATION], "Bearer t");
+        let e = endpoint(BenchTarget::Victoriametrics, &base, "x", BenchFormat::Lp, None, None)
+            .unwrap();
+        assert_eq!(e.url.as_str(), "http://127.0.0.1:8181/write?db=x&precision=ns");
+        let e = endpoint(BenchTarget::Arc, &base, "x", BenchFormat::Lp, None, None).unwrap();
+        assert_eq!(e.url.path(), "/api/v1/write/line-protocol");
+        assert_eq!(e.headers[ARC_DATABASE], "x");
+        assert!(
+            endpoint(BenchTarget::Influxdb3, &base, "x", BenchFormat::Msgpack, None, None)
+                .is_err()
+        );
+        assert!(parse_base("https://example.invalid").is_err());
+    }
+}
