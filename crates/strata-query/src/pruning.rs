@@ -19,89 +19,76 @@ struct FileStats<'a> {
     schema: &'a SchemaRef,
 }
 
+fn string(v: &StatValue) -> Option<&str> {
+    match v {
+        StatValue::Str(s) => Some(s.as_str()),
+        _ => None,
+    }
+}
+
+fn stat<'f>(
+    f: &'f ParquetFile,
+    name: &str,
+    pick: fn(&ColumnStats) -> Option<&StatValue>,
+) -> Option<&'f StatValue> {
+    f.columns.get(name).and_then(pick)
+}
+
 impl FileStats<'_> {
+    /// One bound per file as an array of `A`; `convert` maps a recorded value to
+    /// the column's type (`None`: unknown, never prunes).
+    fn collect<'s, A, T>(
+        &'s self,
+        column: &Column,
+        pick: fn(&ColumnStats) -> Option<&StatValue>,
+        convert: impl Fn(&'s StatValue) -> Option<T>,
+    ) -> ArrayRef
+    where
+        A: FromIterator<Option<T>> + datafusion::arrow::array::Array + 'static,
+    {
+        let array: A = self
+            .files
+            .iter()
+            .map(|f| stat(f, &column.name, pick).and_then(&convert))
+            .collect();
+        Arc::new(array)
+    }
+
     fn bounds(
         &self,
         column: &Column,
         pick: fn(&ColumnStats) -> Option<&StatValue>,
     ) -> Option<ArrayRef> {
         let field = self.schema.field_with_name(&column.name).ok()?;
-        fn stat<'f>(
-            f: &'f ParquetFile,
-            name: &str,
-            pick: fn(&ColumnStats) -> Option<&StatValue>,
-        ) -> Option<&'f StatValue> {
-            f.columns.get(name).and_then(pick)
-        }
-        let array: ArrayRef = match field.data_type() {
-            DataType::Dictionary(_, v) if **v == DataType::Utf8 => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::Str(s)) => Some(s.as_str()),
-                        _ => None,
-                    })
-                    .collect::<StringArray>(),
-            ),
-            DataType::Utf8 => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::Str(s)) => Some(s.as_str()),
-                        _ => None,
-                    })
-                    .collect::<StringArray>(),
-            ),
-            DataType::Int64 => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::Int(v)) => Some(*v),
-                        _ => None,
-                    })
-                    .collect::<Int64Array>(),
-            ),
-            DataType::Timestamp(_, _) => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::Int(v)) => Some(*v),
-                        _ => None,
-                    })
-                    .collect::<TimestampNanosecondArray>(),
-            ),
-            DataType::UInt64 => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::UInt(v)) => Some(*v),
-                        Some(StatValue::Int(v)) => u64::try_from(*v).ok(),
-                        _ => None,
-                    })
-                    .collect::<UInt64Array>(),
-            ),
-            DataType::Float64 => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::Float(v)) => Some(*v),
-                        Some(StatValue::Int(v)) => Some(*v as f64),
-                        _ => None,
-                    })
-                    .collect::<Float64Array>(),
-            ),
-            DataType::Boolean => Arc::new(
-                self.files
-                    .iter()
-                    .map(|f| match stat(f, &column.name, pick) {
-                        Some(StatValue::Bool(v)) => Some(*v),
-                        _ => None,
-                    })
-                    .collect::<BooleanArray>(),
-            ),
-            _ => return None,
+        let int = |v: &StatValue| match v {
+            StatValue::Int(n) => Some(*n),
+            _ => None,
         };
-        Some(array)
+        Some(match field.data_type() {
+            DataType::Utf8 => self.collect::<StringArray, _>(column, pick, string),
+            DataType::Dictionary(_, v) if **v == DataType::Utf8 => {
+                self.collect::<StringArray, _>(column, pick, string)
+            }
+            DataType::Int64 => self.collect::<Int64Array, _>(column, pick, int),
+            DataType::Timestamp(_, _) => {
+                self.collect::<TimestampNanosecondArray, _>(column, pick, int)
+            }
+            DataType::UInt64 => self.collect::<UInt64Array, _>(column, pick, |v| match v {
+                StatValue::UInt(n) => Some(*n),
+                StatValue::Int(n) => u64::try_from(*n).ok(),
+                _ => None,
+            }),
+            DataType::Float64 => self.collect::<Float64Array, _>(column, pick, |v| match v {
+                StatValue::Float(x) => Some(*x),
+                StatValue::Int(n) => Some(*n as f64),
+                _ => None,
+            }),
+            DataType::Boolean => self.collect::<BooleanArray, _>(column, pick, |v| match v {
+                StatValue::Bool(b) => Some(*b),
+                _ => None,
+            }),
+            _ => return None,
+        })
     }
 }
 
