@@ -360,7 +360,10 @@ mod tests {
         let text = lp(&t, Shift::default());
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 7);
-        assert!(lines[0].starts_with("cpu,hostname=host_0,region="), "{text}");
+        assert!(
+            lines[0].starts_with("cpu,hostname=host_0,region="),
+            "{text}"
+        );
         assert!(lines[4].starts_with("cpu,hostname=host_1,"), "{text}");
         assert!(lines[4].ends_with(&format!(" {}", START_NS + INTERVAL_NS)));
         assert!(lines[0].contains(" usage_user="), "{text}");
@@ -385,7 +388,10 @@ mod tests {
         let text = lp(&t, Shift::default());
         assert!(text.starts_with("cpu,hostname=host_0000000005,"), "{text}");
         let moved = lp(&t, w.lap_shift(100));
-        assert!(moved.starts_with("cpu,hostname=host_0000000105,"), "{moved}");
+        assert!(
+            moved.starts_with("cpu,hostname=host_0000000105,"),
+            "{moved}"
+        );
         let second = moved.lines().nth(1).unwrap();
         assert!(second.starts_with("cpu,hostname=host_0000000106,"));
         assert!(second.ends_with(&format!(" {}", START_NS + 106 * NEW_SERIES_STEP_NS)));
@@ -436,11 +442,17 @@ mod tests {
             cols[0].1[2],
             (START_NS + 12 * NEW_SERIES_STEP_NS).to_string()
         );
-        assert_eq!(cols[1], ("hostname".into(), vec![
-            "host_0000000010".into(),
-            "host_0000000011".into(),
-            "host_0000000012".into()
-        ]));
+        assert_eq!(
+            cols[1],
+            (
+                "hostname".into(),
+                vec![
+                    "host_0000000010".into(),
+                    "host_0000000011".into(),
+                    "host_0000000012".into()
+                ]
+            )
+        );
         assert_eq!(cols[20].0, "usage_guest_nice");
         // Lap 0 is the body as encoded.
         let mut same = t.body.clone();
@@ -451,7 +463,10 @@ mod tests {
         let t = encode(w, Encoding::MsgpackColumnar, 0, 4, 1);
         let mut body = t.body.clone();
         t.sites.patch(&mut body, w.lap_shift(4));
-        assert_eq!(columns(&body)[0].1[3], (START_NS + 3 * INTERVAL_NS).to_string());
+        assert_eq!(
+            columns(&body)[0].1[3],
+            (START_NS + 3 * INTERVAL_NS).to_string()
+        );
         assert_eq!(columns(&body)[1].1[3], "host_1");
     }
 }

@@ -90,6 +90,10 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "STRATA_PERSIST_ROWS", value_name = "N")]
     pub(crate) persist_rows: Option<u64>,
 
+    /// Persist a table once it buffers this much data, e.g. 256MiB [default: 256MiB].
+    #[arg(long, env = "STRATA_PERSIST_BYTES", value_name = "SIZE")]
+    pub(crate) persist_bytes: Option<String>,
+
     /// Persist a table once its oldest unpersisted row is this old, e.g. 30s, 5m
     /// [default: 60s].
     #[arg(long, env = "STRATA_PERSIST_AGE", value_name = "DURATION")]
@@ -276,7 +280,12 @@ pub(crate) struct BenchWriteArgs {
     pub(crate) db: Option<String>,
 
     /// Token sent as `Authorization: Bearer <TOKEN>` (InfluxDB 3, Arc).
-    #[arg(long, env = "STRATA_BENCH_TOKEN", value_name = "TOKEN", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "STRATA_BENCH_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub(crate) token: Option<String>,
 
     /// Data to send.

@@ -63,6 +63,7 @@ struct FileConfig {
     wal_segment_size: Option<FileSize>,
     wal_skip_corrupt: Option<bool>,
     persist_rows: Option<u64>,
+    persist_bytes: Option<FileSize>,
     persist_age: Option<String>,
     buffer_memory_limit: Option<FileSize>,
     buffer_hard_limit: Option<FileSize>,
@@ -210,6 +211,11 @@ impl ServeConfig {
                 "--persist-rows",
                 args.persist_rows.or(file.persist_rows).map(|n| n as usize),
                 pd.rows as usize,
+            )? as u64,
+            bytes: size(
+                "--persist-bytes",
+                text(args.persist_bytes, file.persist_bytes),
+                pd.bytes as usize,
             )? as u64,
             age: duration(
                 "--persist-age",

@@ -77,8 +77,7 @@ fn durability(config: &ServeConfig) -> String {
     let persist = if config.persist.enabled {
         format!(
             "persisting to Parquet at {} rows or {:?} per table",
-            config.persist.rows,
-            config.persist.age
+            config.persist.rows, config.persist.age
         )
     } else {
         "persistence disabled (--no-persist)".to_owned()

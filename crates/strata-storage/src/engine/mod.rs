@@ -369,7 +369,8 @@ impl Engine {
         });
         self.buffer.account(db_schema.id(), rows, bytes);
         if let Some(d) = &self.durable
-            && buffer.counters().rows() >= d.config.rows
+            && (buffer.counters().rows() >= d.config.rows
+                || buffer.counters().bytes() >= d.config.bytes)
         {
             d.wake.notify_one();
         }

@@ -77,7 +77,7 @@ fn plan(engine: &Engine, d: &Durable) -> Vec<(DbId, TableId, Arc<TableBuffer>)> 
         let old = load
             .oldest
             .is_some_and(|t| now.duration_since(t) >= cfg.age);
-        if load.rows >= cfg.rows || old {
+        if load.rows >= cfg.rows || load.bytes >= cfg.bytes || old {
             due.push((db, table, buf));
         } else {
             rest.push((load, db, table, buf));

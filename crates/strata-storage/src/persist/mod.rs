@@ -2,7 +2,7 @@
 //!
 //! Policy (checked every [`PersistConfig::tick`] and whenever a write crosses the
 //! row threshold): a table is persisted when its unpersisted rows reach
-//! [`PersistConfig::rows`], when its oldest unpersisted row is older than
+//! [`PersistConfig::rows`] or its buffered bytes [`PersistConfig::bytes`], when its oldest unpersisted row is older than
 //! [`PersistConfig::age`], or, when the whole buffer holds more than
 //! [`PersistConfig::buffer_memory_limit`] bytes, in order of oldest then largest
 //! until the buffer is back under three quarters of the limit.
@@ -35,6 +35,8 @@ use thiserror::Error;
 pub struct PersistConfig {
     /// Unpersisted rows of one table that trigger a persist.
     pub rows: u64,
+    /// Buffered bytes of one table that trigger a persist.
+    pub bytes: u64,
     /// Age of a table's oldest unpersisted row that triggers a persist.
     pub age: Duration,
     /// Buffered bytes above which the oldest and largest tables are persisted.
@@ -55,6 +57,7 @@ impl Default for PersistConfig {
         let limit = 1 << 30;
         Self {
             rows: 1_000_000,
+            bytes: 256 << 20,
             age: Duration::from_secs(60),
             buffer_memory_limit: limit,
             hard_limit: 2 * limit,

@@ -224,7 +224,11 @@ impl Report {
             thousands(self.batch.into()),
             self.conns
         );
-        let _ = writeln!(o, "  target    {} {}  db {}", self.target, self.url, self.db);
+        let _ = writeln!(
+            o,
+            "  target    {} {}  db {}",
+            self.target, self.url, self.db
+        );
         let _ = writeln!(
             o,
             "  pool      {} bodies, {:.1} MiB, encoded in {:.2} s",
@@ -232,7 +236,11 @@ impl Report {
             self.pool.bytes as f64 / (1 << 20) as f64,
             self.pool.encode_s
         );
-        let interrupted = if self.interrupted { " (interrupted)" } else { "" };
+        let interrupted = if self.interrupted {
+            " (interrupted)"
+        } else {
+            ""
+        };
         let _ = writeln!(o, "  elapsed   {:.2} s{interrupted}", self.duration_s);
         let _ = writeln!(
             o,

@@ -181,8 +181,8 @@ pub(crate) async fn strata_count(
     if !status.is_success() {
         return Ok(Count::Refused(format!("{status}: {}", text.trim())));
     }
-    let rows: Value =
-        serde_json::from_str(&text).map_err(|e| format!("count answer is not JSON ({e}): {text}"))?;
+    let rows: Value = serde_json::from_str(&text)
+        .map_err(|e| format!("count answer is not JSON ({e}): {text}"))?;
     rows.get(0)
         .and_then(|r| r.get("n"))
         .and_then(Value::as_u64)
@@ -197,7 +197,15 @@ mod tests {
     #[test]
     fn endpoints_per_target() {
         let base = parse_base("http://127.0.0.1:8181/").unwrap();
-        let e = endpoint(BenchTarget::Strata, &base, "b1", BenchFormat::Lp, None, None).unwrap();
+        let e = endpoint(
+            BenchTarget::Strata,
+            &base,
+            "b1",
+            BenchFormat::Lp,
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(
             e.url.as_str(),
             "http://127.0.0.1:8181/api/v3/write_lp?db=b1&precision=nanosecond"
@@ -217,15 +225,32 @@ mod tests {
         assert_eq!(e.headers[CONTENT_TYPE], "application/msgpack");
         assert_eq!(e.headers[CONTENT_ENCODING], "zstd");
         assert_eq!(e.headers[AUTHORIZATION], "Bearer t");
-        let e = endpoint(BenchTarget::Victoriametrics, &base, "x", BenchFormat::Lp, None, None)
-            .unwrap();
-        assert_eq!(e.url.as_str(), "http://127.0.0.1:8181/write?db=x&precision=ns");
+        let e = endpoint(
+            BenchTarget::Victoriametrics,
+            &base,
+            "x",
+            BenchFormat::Lp,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            e.url.as_str(),
+            "http://127.0.0.1:8181/write?db=x&precision=ns"
+        );
         let e = endpoint(BenchTarget::Arc, &base, "x", BenchFormat::Lp, None, None).unwrap();
         assert_eq!(e.url.path(), "/api/v1/write/line-protocol");
         assert_eq!(e.headers[ARC_DATABASE], "x");
         assert!(
-            endpoint(BenchTarget::Influxdb3, &base, "x", BenchFormat::Msgpack, None, None)
-                .is_err()
+            endpoint(
+                BenchTarget::Influxdb3,
+                &base,
+                "x",
+                BenchFormat::Msgpack,
+                None,
+                None
+            )
+            .is_err()
         );
         assert!(parse_base("https://example.invalid").is_err());
     }

@@ -224,30 +224,32 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
 
     let verify = if verify {
         let expected = before + tally.rows;
-        Some(match target::strata_count(&control, &base, &db, TABLE).await {
-            Ok(Count::Rows(n)) => Verify {
-                before,
-                expected,
-                found: Some(n),
-                error: None,
-                ok: n == expected,
+        Some(
+            match target::strata_count(&control, &base, &db, TABLE).await {
+                Ok(Count::Rows(n)) => Verify {
+                    before,
+                    expected,
+                    found: Some(n),
+                    error: None,
+                    ok: n == expected,
+                },
+                // Nothing written and nothing there: consistent.
+                Ok(Count::Refused(e)) => Verify {
+                    before,
+                    expected,
+                    found: None,
+                    ok: expected == 0,
+                    error: Some(e),
+                },
+                Err(e) => Verify {
+                    before,
+                    expected,
+                    found: None,
+                    error: Some(e),
+                    ok: false,
+                },
             },
-            // Nothing written and nothing there: consistent.
-            Ok(Count::Refused(e)) => Verify {
-                before,
-                expected,
-                found: None,
-                ok: expected == 0,
-                error: Some(e),
-            },
-            Err(e) => Verify {
-                before,
-                expected,
-                found: None,
-                error: Some(e),
-                ok: false,
-            },
-        })
+        )
     } else {
         None
     };
