@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod bench;
 mod cli;
 mod concurrency;
 mod crash;
