@@ -6,13 +6,17 @@
 //! session statements are refused by DataFusion's `SQLOptions`.
 
 use crate::error::QueryError;
+use crate::limits::QueryLimits;
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
+use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
-use datafusion::execution::runtime_env::RuntimeEnv;
+use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use std::sync::Arc;
 use strata_storage::Engine;
 
@@ -26,8 +30,9 @@ pub const SCHEMA_NAME: &str = "iox";
 pub struct QueryExecutor {
     engine: Arc<Engine>,
     target_partitions: usize,
-    /// Shared by every query: holds the object-store registration.
-    runtime: Arc<RuntimeEnv>,
+    /// Shared by every query: the engine's object store.
+    stores: Arc<DefaultObjectStoreRegistry>,
+    limits: QueryLimits,
 }
 
 /// A running query.
@@ -47,21 +52,27 @@ impl std::fmt::Debug for QueryStream {
 }
 
 impl QueryExecutor {
-    /// An executor over `engine`.
+    /// An executor over `engine` with the default limits.
     pub fn new(engine: Arc<Engine>) -> Self {
+        Self::with_limits(engine, QueryLimits::default())
+    }
+
+    /// An executor over `engine` enforcing `limits` on every query.
+    pub fn with_limits(engine: Arc<Engine>, limits: QueryLimits) -> Self {
         let target_partitions = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
-        let runtime = Arc::new(RuntimeEnv::default());
+        let stores = Arc::new(DefaultObjectStoreRegistry::new());
         if let Some(store) = engine.object_store()
             && let Ok(url) = ObjectStoreUrl::parse(OBJECT_STORE_URL)
         {
-            runtime.register_object_store(url.as_ref(), Arc::clone(store));
+            stores.register_store(url.as_ref(), Arc::clone(store));
         }
         Self {
             engine,
             target_partitions,
-            runtime,
+            stores,
+            limits,
         }
     }
 
@@ -75,7 +86,14 @@ impl QueryExecutor {
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, SCHEMA_NAME)
             .with_target_partitions(self.target_partitions);
-        let ctx = SessionContext::new_with_config_rt(config, Arc::clone(&self.runtime));
+        // A runtime per query: its memory pool is that query's memory limit.
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes)))
+            .with_object_store_registry(Arc::clone(&self.stores) as Arc<dyn ObjectStoreRegistry>)
+            .build_arc()
+            .map_err(QueryError::from)?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        ctx.register_udf(crate::functions::time_bucket());
         let catalog = MemoryCatalogProvider::new();
         catalog
             .register_schema(
@@ -92,6 +110,18 @@ impl QueryExecutor {
 
     /// Plans and starts `sql` against database `db`.
     pub async fn sql(&self, db: &str, sql: &str) -> Result<QueryStream, QueryError> {
+        self.sql_with_params(db, sql, None).await
+    }
+
+    /// Plans and starts `sql` against database `db`, binding `params` to its
+    /// placeholders (`$name` or `$1`) as values, never as SQL text.
+    pub async fn sql_with_params(
+        &self,
+        db: &str,
+        sql: &str,
+        params: Option<ParamValues>,
+    ) -> Result<QueryStream, QueryError> {
+        let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let ctx = self.context(db)?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
@@ -107,8 +137,21 @@ impl QueryExecutor {
                 QueryError::from(e)
             }
         })?;
+        let df = match params {
+            Some(p) => df.with_param_values(p)?,
+            None => df,
+        };
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let stream = df.execute_stream().await?;
+        let stream = tokio::time::timeout_at(deadline, df.execute_stream())
+            .await
+            .map_err(|_| {
+                QueryError::Execution(format!(
+                    "planning took longer than the query time limit of {:?} (--query-timeout)",
+                    self.limits.timeout
+                ))
+            })?
+            .map_err(|e| QueryError::from(self.limits.explain(e)))?;
+        let stream = self.limits.enforce(Arc::clone(&schema), deadline, stream);
         Ok(QueryStream { schema, stream })
     }
 

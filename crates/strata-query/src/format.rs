@@ -1,10 +1,18 @@
-//! Result encoders: JSON (array of objects), JSON Lines and CSV, written batch by
-//! batch so results stream with bounded memory.
+//! Result formats: JSON (array of objects), JSON Lines and CSV, written batch by
+//! batch so results stream with bounded memory ([`Encoder`]); Parquet and a
+//! pretty-printed table, which need the whole result before the first byte (the
+//! Parquet footer, the column widths), buffered up to a size limit
+//! ([`BufferedEncoder`]).
 //!
-//! Rendering rules, the same in every format: timestamps as RFC 3339 UTC with
+//! Rendering rules, the same in every text format: timestamps as RFC 3339 UTC with
 //! nanoseconds (`2024-01-01T00:00:00.000000000Z`); NULL as `null` (JSON) or an
-//! empty field (CSV), never as 0; non-finite floats as `null`; dictionary-encoded
-//! tags as their string value; other types through Arrow's display formatting.
+//! empty field (CSV, pretty), never as 0; non-finite floats as `null`;
+//! dictionary-encoded tags as their string value; other types through Arrow's
+//! display formatting. Parquet keeps the Arrow types.
+
+mod buffered;
+
+pub use buffered::{BufferedEncoder, DEFAULT_BUFFER_LIMIT, EncodeError};
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::datatypes::{
@@ -26,35 +34,88 @@ pub enum Format {
     JsonLines,
     /// CSV with a header row.
     Csv,
+    /// One Parquet file (buffered).
+    Parquet,
+    /// An ASCII table, as DataFusion's `pretty_format_batches` (buffered).
+    Pretty,
 }
+
+/// Media types accepted in an `Accept` header, each naming one [`Format`].
+pub const MEDIA_TYPES: [(&str, Format); 6] = [
+    ("application/json", Format::Json),
+    ("application/jsonl", Format::JsonLines),
+    ("application/x-ndjson", Format::JsonLines),
+    ("text/csv", Format::Csv),
+    ("application/vnd.apache.parquet", Format::Parquet),
+    ("text/plain", Format::Pretty),
+];
 
 impl FromStr for Format {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "json" => Ok(Self::Json),
-            "jsonl" => Ok(Self::JsonLines),
-            "csv" => Ok(Self::Csv),
-            other => Err(format!(
-                "unknown format {other:?}; expected one of json, jsonl, csv"
-            )),
-        }
+        Self::ALL
+            .into_iter()
+            .find(|f| f.name() == s)
+            .ok_or_else(|| {
+                format!("unknown format {s:?}; expected one of json, jsonl, csv, parquet, pretty")
+            })
     }
 }
 
 impl Format {
+    /// Every format.
+    pub const ALL: [Format; 5] = [
+        Self::Json,
+        Self::JsonLines,
+        Self::Csv,
+        Self::Parquet,
+        Self::Pretty,
+    ];
+
+    /// The name used in the `format` parameter.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::JsonLines => "jsonl",
+            Self::Csv => "csv",
+            Self::Parquet => "parquet",
+            Self::Pretty => "pretty",
+        }
+    }
+
     /// HTTP content type of the encoded output.
     pub fn content_type(self) -> &'static str {
         match self {
             Self::Json => "application/json",
             Self::JsonLines => "application/jsonl",
             Self::Csv => "text/csv; charset=utf-8",
+            Self::Parquet => "application/vnd.apache.parquet",
+            Self::Pretty => "text/plain; charset=utf-8",
         }
+    }
+
+    /// The format a media type names (`text/csv`; parameters such as `charset`
+    /// are ignored, case is not significant), if any. Wildcards are not resolved
+    /// here.
+    pub fn from_media_type(media_type: &str) -> Option<Self> {
+        let essence = media_type.split(';').next().unwrap_or("").trim();
+        MEDIA_TYPES
+            .iter()
+            .find(|(m, _)| m.eq_ignore_ascii_case(essence))
+            .map(|(_, f)| *f)
+    }
+
+    /// Whether the format is written batch by batch with [`Encoder`] (`false`:
+    /// the whole result goes through [`BufferedEncoder`]).
+    pub fn is_streamed(self) -> bool {
+        matches!(self, Self::Json | Self::JsonLines | Self::Csv)
     }
 }
 
-/// Encodes record batches of one schema into a byte stream.
+/// Encodes record batches of one schema into a byte stream, batch by batch, for
+/// the streamed formats (JSON, JSON Lines, CSV). Parquet and pretty are encoded
+/// by [`BufferedEncoder`]; given one of them, this encoder writes JSON.
 #[derive(Debug)]
 pub struct Encoder {
     format: Format,
@@ -62,7 +123,7 @@ pub struct Encoder {
     rows_written: u64,
 }
 
-const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
+pub(crate) const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
 
 fn ts_string(nanos: i64) -> String {
     chrono::DateTime::from_timestamp_nanos(nanos)
@@ -194,6 +255,11 @@ fn finite(v: f64) -> Cell {
 impl Encoder {
     /// An encoder for results of `schema`.
     pub fn new(format: Format, schema: SchemaRef) -> Self {
+        let format = if format.is_streamed() {
+            format
+        } else {
+            Format::Json
+        };
         Self {
             format,
             schema,
@@ -204,7 +270,7 @@ impl Encoder {
     /// Bytes that open the output.
     pub fn begin(&self) -> String {
         match self.format {
-            Format::Json => "[".to_owned(),
+            Format::Json | Format::Parquet | Format::Pretty => "[".to_owned(),
             Format::JsonLines => String::new(),
             Format::Csv => {
                 let mut out = String::new();
@@ -241,7 +307,7 @@ impl Encoder {
         let mut out = String::with_capacity(batch.num_rows() * 64);
         for row in 0..batch.num_rows() {
             match self.format {
-                Format::Json | Format::JsonLines => {
+                Format::Json | Format::JsonLines | Format::Parquet | Format::Pretty => {
                     if self.format == Format::Json && self.rows_written > 0 {
                         out.push(',');
                     }
@@ -287,7 +353,7 @@ impl Encoder {
     /// Bytes that close the output.
     pub fn end(&self) -> String {
         match self.format {
-            Format::Json => "]".to_owned(),
+            Format::Json | Format::Parquet | Format::Pretty => "]".to_owned(),
             Format::JsonLines | Format::Csv => String::new(),
         }
     }

@@ -1,11 +1,14 @@
 //! Strata's SQL layer on Apache DataFusion: table providers over the storage
-//! engine, the read-only query executor and result encoders.
+//! engine, the read-only query executor, query parameters and result encoders.
 //!
 //! This crate (with `strata-stream`) is the only one that imports DataFusion.
 
 mod error;
 mod executor;
 pub mod format;
+mod functions;
+mod limits;
+mod params;
 mod provider;
 mod pruning;
 mod scan_info;
@@ -13,6 +16,8 @@ mod time_range;
 
 pub use error::QueryError;
 pub use executor::{CATALOG_NAME, QueryExecutor, QueryStream, SCHEMA_NAME};
+pub use limits::QueryLimits;
+pub use params::{ParamsError, QueryParams};
 pub use provider::{BufferTable, DatabaseProvider};
 pub use time_range::TimeRange;
 

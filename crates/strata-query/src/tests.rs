@@ -154,3 +154,110 @@ async fn encoders_render_nulls_and_timestamps() {
         serde_json::from_str::<serde_json::Value>(line).unwrap();
     }
 }
+
+#[tokio::test]
+async fn time_bucket_aligns_like_timescale_and_duckdb() {
+    let engine = Engine::in_memory(CatalogLimits::default());
+    // 2024-01-01T00:00:00Z (a Monday), +1 h 30 min, +8 days.
+    let t0 = 1_704_067_200_000_000_000i64;
+    let h = 3_600_000_000_000i64;
+    write(
+        &engine,
+        &[
+            ("a", t0, Some(1.0)),
+            ("a", t0 + h + h / 2, Some(2.0)),
+            ("a", t0 + 192 * h, Some(3.0)),
+        ],
+    );
+    let q = QueryExecutor::new(Arc::clone(&engine));
+    let out = pretty(
+        &q,
+        "SELECT time_bucket(INTERVAL '1 hour', time) AS b, count(*) AS n FROM cpu GROUP BY b ORDER BY b",
+    )
+    .await;
+    assert!(out.contains("| 2024-01-01T00:00:00 | 1 |"), "{out}");
+    assert!(out.contains("| 2024-01-01T01:00:00 | 1 |"), "{out}");
+    // Weekly buckets start on Mondays (origin 2000-01-03), not on Thursdays as
+    // date_bin's 1970 origin would give.
+    let out = pretty(
+        &q,
+        "SELECT time_bucket('7 days', time) AS b, count(*) AS n FROM cpu GROUP BY b ORDER BY b",
+    )
+    .await;
+    assert!(out.contains("| 2024-01-01T00:00:00 | 2 |"), "{out}");
+    assert!(out.contains("| 2024-01-08T00:00:00 | 1 |"), "{out}");
+    let out = pretty(
+        &q,
+        "SELECT date_bin(INTERVAL '1 hour', time) AS b FROM cpu WHERE time >= '2024-01-01T01:00:00Z' ORDER BY b LIMIT 1",
+    )
+    .await;
+    assert!(out.contains("2024-01-01T01:00:00"), "{out}");
+}
+
+#[tokio::test]
+async fn nothing_escapes_the_read_only_guard() {
+    let engine = Engine::in_memory(CatalogLimits::default());
+    write(&engine, &[("a", 1, Some(1.0))]);
+    let q = QueryExecutor::new(Arc::clone(&engine));
+    for sql in [
+        "COPY (SELECT * FROM cpu) TO '/tmp/strata-escape.csv'",
+        "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
+        "SET datafusion.execution.batch_size = 1",
+        "DROP TABLE cpu",
+        "DELETE FROM cpu",
+        "CREATE VIEW v AS SELECT 1",
+    ] {
+        let err = q.collect("db", sql).await.unwrap_err();
+        assert!(matches!(err, QueryError::NotAllowed(_)), "{sql}: {err:?}");
+    }
+    // No table function or URL table reads files.
+    for sql in [
+        "SELECT * FROM '/etc/passwd'",
+        "SELECT * FROM read_parquet('/etc/passwd')",
+        "SELECT * FROM read_csv('/etc/passwd')",
+    ] {
+        let err = q.collect("db", sql).await.unwrap_err();
+        assert!(matches!(err, QueryError::Plan(_)), "{sql}: {err:?}");
+    }
+    assert!(!std::path::Path::new("/tmp/strata-escape.csv").exists());
+}
+
+#[tokio::test]
+async fn limits_name_the_option_that_sets_them() {
+    let engine = Engine::in_memory(CatalogLimits::default());
+    let rows: Vec<(String, i64)> = (0..2000).map(|i| (format!("h{}", i % 50), i)).collect();
+    let rows: Vec<(&str, i64, Option<f64>)> = rows
+        .iter()
+        .map(|(h, t)| (h.as_str(), *t, Some(*t as f64)))
+        .collect();
+    write(&engine, &rows);
+    let limits = crate::QueryLimits {
+        max_rows: 100,
+        ..crate::QueryLimits::default()
+    };
+    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits);
+    let err = q.collect("db", "SELECT * FROM cpu").await.unwrap_err();
+    assert!(err.to_string().contains("--query-max-rows"), "{err}");
+    assert_eq!(
+        q.collect("db", "SELECT * FROM cpu LIMIT 100")
+            .await
+            .unwrap()
+            .iter()
+            .map(|b| b.num_rows())
+            .sum::<usize>(),
+        100
+    );
+    let limits = crate::QueryLimits {
+        memory_bytes: 1024,
+        ..crate::QueryLimits::default()
+    };
+    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits);
+    let err = q
+        .collect(
+            "db",
+            "SELECT host, array_agg(usage ORDER BY time) FROM cpu GROUP BY host ORDER BY host",
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("--query-memory-limit"), "{err}");
+}

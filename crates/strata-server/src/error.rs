@@ -2,8 +2,9 @@
 //! `{"error": "...", "code": "...", "message": "...", "lines": [{"line": N, "message": "..."}]}`.
 //! `error` is the human-readable text; `code` a stable machine-readable word
 //! (InfluxDB v2's codes: `invalid`, `not found`, `forbidden`, `request too large`,
-//! `unsupported media type`, `internal error`); `message` repeats `error` because
-//! InfluxDB v2 clients read that key; `lines` is present only for rejected lines.
+//! `unsupported media type`, `internal error`, plus `not acceptable` for 406);
+//! `message` repeats `error` because InfluxDB v2 clients read that key; `lines`
+//! is present only for rejected lines.
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -40,6 +41,10 @@ pub enum ApiError {
     /// 404: unknown database or route.
     #[error("{0}")]
     NotFound(String),
+    /// 406: no format the `Accept` header allows (the message lists the accepted
+    /// media types).
+    #[error("{0}")]
+    NotAcceptable(String),
     /// 413: body larger than the limit.
     #[error(
         "request body exceeds the limit of {limit} bytes (after decompression); split the write into smaller batches"
@@ -75,6 +80,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Lines { .. } => "invalid",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not found",
+            ApiError::NotAcceptable(_) => "not acceptable",
             ApiError::TooLarge { .. } => "request too large",
             ApiError::UnsupportedEncoding(_) | ApiError::UnsupportedMediaType(_) => {
                 "unsupported media type"
@@ -90,6 +96,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Lines { .. } => StatusCode::BAD_REQUEST,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedEncoding(_) | ApiError::UnsupportedMediaType(_) => {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE

@@ -36,6 +36,8 @@ pub struct ServerArgs {
     pub engine: Arc<Engine>,
     /// Request limits.
     pub limits: HttpLimits,
+    /// Per-query limits.
+    pub query_limits: strata_query::QueryLimits,
 }
 
 #[derive(Debug, Clone)]
@@ -50,7 +52,7 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn new(args: ServerArgs) -> Self {
         Self {
-            query: QueryExecutor::new(Arc::clone(&args.engine)),
+            query: QueryExecutor::with_limits(Arc::clone(&args.engine), args.query_limits),
             engine: args.engine,
             metrics: Arc::new(Metrics::default()),
             limits: args.limits,

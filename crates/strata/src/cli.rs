@@ -144,6 +144,20 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "STRATA_S3_ALLOW_HTTP")]
     pub(crate) s3_allow_http: bool,
 
+    /// Memory one query may use for sorts, joins and aggregations; beyond it
+    /// they spill to disk where DataFusion can, else the query fails naming this
+    /// limit [default: 1GiB].
+    #[arg(long, env = "STRATA_QUERY_MEMORY_LIMIT", value_name = "SIZE")]
+    pub(crate) query_memory_limit: Option<String>,
+
+    /// Longest a query may run, planning to last row, e.g. 30s [default: 300s].
+    #[arg(long, env = "STRATA_QUERY_TIMEOUT", value_name = "DURATION")]
+    pub(crate) query_timeout: Option<String>,
+
+    /// Most rows a query result may have [default: 10000000].
+    #[arg(long, env = "STRATA_QUERY_MAX_ROWS", value_name = "N")]
+    pub(crate) query_max_rows: Option<u64>,
+
     /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `strata=debug`
     /// [default: info].
     #[arg(long, env = "STRATA_LOG", value_name = "FILTER")]

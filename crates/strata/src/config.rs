@@ -6,6 +6,7 @@ use crate::size::parse_size;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
+use strata_query::QueryLimits;
 use strata_server::HttpLimits;
 use strata_storage::catalog::CatalogLimits;
 use strata_storage::objects::{ObjectStoreConfig, S3Config};
@@ -75,6 +76,9 @@ struct FileConfig {
     s3_region: Option<String>,
     s3_endpoint: Option<String>,
     s3_allow_http: Option<bool>,
+    query_memory_limit: Option<FileSize>,
+    query_timeout: Option<String>,
+    query_max_rows: Option<u64>,
     log: Option<String>,
 }
 
@@ -88,6 +92,7 @@ pub(crate) struct ServeConfig {
     pub(crate) wal: WalOptions,
     pub(crate) persist: PersistConfig,
     pub(crate) objects: ObjectStoreConfig,
+    pub(crate) query_limits: QueryLimits,
     pub(crate) log: String,
 }
 
@@ -256,8 +261,29 @@ impl ServeConfig {
                 ));
             }
         };
+        let qd = QueryLimits::default();
+        let query_limits = QueryLimits {
+            memory_bytes: size(
+                "--query-memory-limit",
+                text(args.query_memory_limit, file.query_memory_limit),
+                qd.memory_bytes,
+            )?,
+            timeout: duration(
+                "--query-timeout",
+                args.query_timeout.or(file.query_timeout),
+                qd.timeout,
+            )?,
+            max_rows: count(
+                "--query-max-rows",
+                args.query_max_rows
+                    .or(file.query_max_rows)
+                    .map(|n| n as usize),
+                qd.max_rows as usize,
+            )? as u64,
+        };
         Ok(Self {
             data_dir,
+            query_limits,
             wal,
             persist,
             objects,

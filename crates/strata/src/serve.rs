@@ -53,6 +53,7 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn Error>> {
         ServerArgs {
             engine: Arc::clone(&engine),
             limits: config.http_limits,
+            query_limits: config.query_limits,
         },
         shutdown,
     )
