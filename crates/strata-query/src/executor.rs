@@ -13,6 +13,8 @@ use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::ParamValues;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::cache::default_cache::DefaultCache;
+use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
@@ -32,6 +34,9 @@ pub struct QueryExecutor {
     target_partitions: usize,
     /// Shared by every query: the engine's object store.
     stores: Arc<DefaultObjectStoreRegistry>,
+    /// Parquet footers and page indexes, shared by every query (each query has
+    /// its own runtime for its memory pool; the cache must outlive them).
+    metadata_cache: Arc<FileMetadataCache>,
     limits: QueryLimits,
 }
 
@@ -68,10 +73,14 @@ impl QueryExecutor {
         {
             stores.register_store(url.as_ref(), Arc::clone(store));
         }
+        let limit = CacheManagerConfig::default().metadata_cache_limit;
+        let metadata_cache: Arc<FileMetadataCache> =
+            Arc::new(DefaultCache::new(limit).with_name("StrataParquetMetadata"));
         Self {
             engine,
             target_partitions,
             stores,
+            metadata_cache,
             limits,
         }
     }
@@ -90,6 +99,10 @@ impl QueryExecutor {
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes)))
             .with_object_store_registry(Arc::clone(&self.stores) as Arc<dyn ObjectStoreRegistry>)
+            .with_cache_manager(
+                CacheManagerConfig::default()
+                    .with_file_metadata_cache(Some(Arc::clone(&self.metadata_cache))),
+            )
             .build_arc()
             .map_err(QueryError::from)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
