@@ -61,7 +61,7 @@ pub struct BufferedEncoder {
 enum State {
     /// Created on the first batch, with that batch's schema (the planned schema may
     /// differ from the batches' in field metadata, which the writer refuses).
-    Parquet(Option<ArrowWriter<Vec<u8>>>),
+    Parquet(Option<Box<ArrowWriter<Vec<u8>>>>),
     Pretty {
         batches: Vec<RecordBatch>,
         bytes: usize,
@@ -113,7 +113,7 @@ impl BufferedEncoder {
             State::Parquet(writer) => {
                 let w = match writer {
                     Some(w) => w,
-                    None => writer.insert(parquet_writer(batch.schema())?),
+                    None => writer.insert(Box::new(parquet_writer(batch.schema())?)),
                 };
                 w.write(batch)?;
                 w.bytes_written() + w.in_progress_size()
@@ -135,7 +135,7 @@ impl BufferedEncoder {
         let out = match self.state {
             State::Parquet(writer) => {
                 let writer = match writer {
-                    Some(w) => w,
+                    Some(w) => *w,
                     None => parquet_writer(self.schema)?,
                 };
                 writer.into_inner()?
@@ -158,5 +158,54 @@ impl BufferedEncoder {
             });
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::Int64Array;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use std::sync::Arc;
+
+    fn batch(n: i64) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from_iter_values(0..n))]).unwrap()
+    }
+
+    #[test]
+    fn a_result_beyond_the_limit_names_it() {
+        for format in [Format::Parquet, Format::Pretty] {
+            let b = batch(10_000);
+            let mut e = BufferedEncoder::new(format, b.schema(), 1024).unwrap();
+            let err = e.push(&b).unwrap_err();
+            assert!(err.to_string().contains("1024-byte limit"), "{err}");
+        }
+        assert!(matches!(
+            BufferedEncoder::new(Format::Csv, batch(1).schema(), 1),
+            Err(EncodeError::Streamed(Format::Csv))
+        ));
+    }
+
+    #[test]
+    fn formats_by_name_and_media_type() {
+        for f in Format::ALL {
+            assert_eq!(f.name().parse::<Format>(), Ok(f));
+        }
+        assert!(
+            "xml"
+                .parse::<Format>()
+                .unwrap_err()
+                .contains("parquet, pretty")
+        );
+        assert_eq!(
+            Format::from_media_type("Text/CSV; charset=utf-8"),
+            Some(Format::Csv)
+        );
+        assert_eq!(
+            Format::from_media_type("application/x-ndjson"),
+            Some(Format::JsonLines)
+        );
+        assert_eq!(Format::from_media_type("text/html"), None);
     }
 }
