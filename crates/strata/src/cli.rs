@@ -175,6 +175,10 @@ pub(crate) enum OutputFormat {
     Jsonl,
     /// CSV with a header.
     Csv,
+    /// The server's plain-text table (DataFusion's layout).
+    Pretty,
+    /// Parquet bytes (redirect stdout to a file).
+    Parquet,
 }
 
 /// Options of `strata query`.
@@ -192,8 +196,14 @@ pub(crate) struct QueryArgs {
     #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
     pub(crate) format: OutputFormat,
 
-    /// The SQL to run.
-    pub(crate) sql: String,
+    /// Read the SQL from this file (`-` for standard input) instead of the
+    /// command line.
+    #[arg(long, value_name = "FILE", conflicts_with = "sql")]
+    pub(crate) file: Option<std::path::PathBuf>,
+
+    /// The SQL to run (or use --file).
+    #[arg(required_unless_present = "file")]
+    pub(crate) sql: Option<String>,
 }
 
 /// Options of `strata bench`.

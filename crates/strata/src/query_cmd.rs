@@ -17,15 +17,31 @@ async fn query(args: QueryArgs) -> Result<(), Box<dyn Error>> {
         OutputFormat::Table | OutputFormat::Json => "json",
         OutputFormat::Jsonl => "jsonl",
         OutputFormat::Csv => "csv",
+        OutputFormat::Pretty => "pretty",
+        OutputFormat::Parquet => "parquet",
+    };
+    let sql = match (&args.sql, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(path)) if path.as_os_str() == "-" => std::io::read_to_string(std::io::stdin())
+            .map_err(|e| format!("reading SQL from standard input: {e}"))?,
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read SQL file {}: {e}", path.display()))?,
+        (None, None) => return Err("give the SQL as an argument or with --file".into()),
     };
     let url = format!("{}/api/v3/query_sql", args.host.trim_end_matches('/'));
     let resp = reqwest::Client::new()
         .post(&url)
-        .json(&serde_json::json!({"db": args.db, "q": args.sql, "format": wire}))
+        .json(&serde_json::json!({"db": args.db, "q": sql, "format": wire}))
         .send()
         .await
         .map_err(|e| format!("cannot reach {url}: {e}"))?;
     let status = resp.status();
+    if status.is_success() && args.format == OutputFormat::Parquet {
+        use std::io::Write;
+        let bytes = resp.bytes().await?;
+        std::io::stdout().write_all(&bytes)?;
+        return Ok(());
+    }
     let text = resp.text().await?;
     if !status.is_success() {
         let message = serde_json::from_str::<Value>(&text)

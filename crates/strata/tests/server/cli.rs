@@ -78,6 +78,25 @@ fn query_command_prints_a_table() {
     ]);
     assert!(ok);
     assert_eq!(out, "host\na\nb\n");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("q.sql");
+    std::fs::write(&file, "SELECT host FROM cpu ORDER BY host").unwrap();
+    let (ok, out, err) = strata(&[
+        "query",
+        "--host",
+        &s.base,
+        "--db",
+        "cli",
+        "--format",
+        "pretty",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("| host |") && out.contains("| b    |"),
+        "{out}"
+    );
     let (ok, _, err) = strata(&[
         "query",
         "--host",
