@@ -148,8 +148,9 @@ fn rotation_and_removal_respect_pins_and_the_current_segment() {
         written.iter().map(|w| w.segment).collect::<Vec<_>>(),
         vec![1, 2, 3, 4, 5]
     );
-    // Waiters are completed before the writer rotates.
-    eventually(|| wal.current_segment() == 6);
+    // Waiters are completed before the writer rotates; `current` moves on
+    // when the old segment closes, the registry entry once the new one exists.
+    eventually(|| wal.current_segment() == 6 && wal.stats().segments == 6);
     assert_eq!(segments(dir.path()).len(), 6);
     assert_eq!(wal.oldest_pinned_segment(), Some(1));
 
@@ -181,7 +182,7 @@ fn rotation_and_removal_respect_pins_and_the_current_segment() {
     let w = wal.append(b"x".to_vec(), false).wait_blocking().unwrap();
     let clone = w.pin.clone();
     drop(w);
-    eventually(|| wal.current_segment() == 7);
+    eventually(|| wal.current_segment() == 7 && wal.stats().segments == 2);
     assert_eq!(wal.oldest_pinned_segment(), Some(6));
     assert_eq!(wal.remove_segments_before(u64::MAX).unwrap(), 0);
     drop(clone);
