@@ -4,7 +4,6 @@
 //! option that sets it.
 
 use datafusion::arrow::datatypes::SchemaRef;
-use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
@@ -68,18 +67,15 @@ impl QueryLimits {
         deadline: tokio::time::Instant,
         stream: SendableRecordBatchStream,
     ) -> SendableRecordBatchStream {
-        let mut rows = 0u64;
-        let mut failed = false;
-        let limited = futures::stream::unfold(stream, move |mut inner| async move {
-            let next = tokio::time::timeout_at(deadline, inner.next()).await;
-            Some((next, inner))
-        })
-        .map(
-            move |next| -> Option<Result<RecordBatch, DataFusionError>> {
-                if failed {
+        // State: the inner stream, rows so far, and whether an error ended it
+        // (the inner stream is not polled again after that).
+        let limited = futures::stream::unfold(
+            (stream, 0u64, false),
+            move |(mut inner, mut rows, ended)| async move {
+                if ended {
                     return None;
                 }
-                let item = match next {
+                let item = match tokio::time::timeout_at(deadline, inner.next()).await {
                     Err(_) => Err(self.timed_out()),
                     Ok(None) => return None,
                     Ok(Some(Err(e))) => Err(self.explain(e)),
@@ -92,12 +88,10 @@ impl QueryLimits {
                         }
                     }
                 };
-                failed = item.is_err();
-                Some(item)
+                let ended = item.is_err();
+                Some((item, (inner, rows, ended)))
             },
-        )
-        .take_while(|x| futures::future::ready(x.is_some()))
-        .filter_map(futures::future::ready);
+        );
         Box::pin(RecordBatchStreamAdapter::new(schema, limited))
     }
 }

@@ -38,12 +38,6 @@ fn nanos(e: &Expr) -> Option<i64> {
 }
 
 impl TimeRange {
-    /// True when `e` is a comparison of `time` with a timestamp literal.
-    pub fn is_time_bound(e: &Expr) -> bool {
-        let mut r = TimeRange::default();
-        r.apply(e)
-    }
-
     /// The intersection of the bounds every filter imposes (filters are ANDed).
     pub fn from_filters(filters: &[Expr]) -> Self {
         let mut r = TimeRange::default();
@@ -53,27 +47,25 @@ impl TimeRange {
         r
     }
 
-    /// Narrows the range by `e`; returns false when `e` says nothing about time.
-    fn apply(&mut self, e: &Expr) -> bool {
+    /// Narrows the range by what `e` says about time (nothing, for most
+    /// expressions).
+    fn apply(&mut self, e: &Expr) {
         match e {
             Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
                 if *op == Operator::And {
-                    let l = self.apply(left);
-                    let r = self.apply(right);
-                    return l || r;
+                    self.apply(left);
+                    self.apply(right);
+                    return;
                 }
-                let (op, v) = if is_time(left) {
-                    match nanos(right) {
-                        Some(v) => (*op, v),
-                        None => return false,
-                    }
+                let bound = if is_time(left) {
+                    nanos(right).map(|v| (*op, v))
                 } else if is_time(right) {
-                    match (nanos(left), op.swap()) {
-                        (Some(v), Some(op)) => (op, v),
-                        _ => return false,
-                    }
+                    nanos(left).zip(op.swap()).map(|(v, op)| (op, v))
                 } else {
-                    return false;
+                    None
+                };
+                let Some((op, v)) = bound else {
+                    return;
                 };
                 match op {
                     Operator::Gt => self.min = self.min.max(v.saturating_add(1)),
@@ -84,21 +76,16 @@ impl TimeRange {
                         self.min = self.min.max(v);
                         self.max = self.max.min(v);
                     }
-                    _ => return false,
+                    _ => {}
                 }
-                true
             }
             Expr::Between(b) if !b.negated && is_time(&b.expr) => {
-                match (nanos(&b.low), nanos(&b.high)) {
-                    (Some(lo), Some(hi)) => {
-                        self.min = self.min.max(lo);
-                        self.max = self.max.min(hi);
-                        true
-                    }
-                    _ => false,
+                if let (Some(lo), Some(hi)) = (nanos(&b.low), nanos(&b.high)) {
+                    self.min = self.min.max(lo);
+                    self.max = self.max.min(hi);
                 }
             }
-            _ => false,
+            _ => {}
         }
     }
 }
@@ -120,7 +107,11 @@ mod tests {
             .between(ts(5), ts(7))
             .and(col("host").eq(lit("a")))];
         assert_eq!(TimeRange::from_filters(&f), TimeRange { min: 5, max: 7 });
-        assert!(!TimeRange::is_time_bound(&col("host").eq(lit("a"))));
+        assert_eq!(
+            TimeRange::from_filters(&[col("host").eq(lit("a"))]),
+            TimeRange::default(),
+            "a tag comparison does not bound time"
+        );
         let us = lit(ScalarValue::TimestampMicrosecond(Some(3), None));
         assert_eq!(
             TimeRange::from_filters(&[col("time").eq(us)]),

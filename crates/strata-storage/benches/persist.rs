@@ -1,6 +1,7 @@
 //! Persist encode throughput: buffered TSBS cpu-only rows -> sorted,
-//! hour-partitioned, zstd Parquet (`persist::encode`: widen + concat, series
-//! ranking, sort, take, Parquet + zstd, column statistics). No object store.
+//! hour-partitioned, zstd Parquet (`persist::encode`: widen, series ranking,
+//! key sort, per-partition gather, Parquet + zstd, column statistics). No object
+//! store.
 //!
 //! Input is built the way the engine builds it: 100 TSBS write batches of 10,000
 //! rows (1,000 hosts, 10 tags, 10 integer fields, 10 s interval) written into an

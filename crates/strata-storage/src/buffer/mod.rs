@@ -96,6 +96,19 @@ struct Chunks {
     oldest: Option<Instant>,
 }
 
+impl Chunks {
+    /// Ends the hand-off of `take`, finished or aborted.
+    fn release_persisting(&mut self, take: &PersistTake) {
+        if self
+            .persisting
+            .as_ref()
+            .is_some_and(|p| Arc::ptr_eq(p, &take.chunk))
+        {
+            self.persisting = None;
+        }
+    }
+}
+
 /// Row and byte counters.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -278,12 +291,7 @@ impl TableBuffer {
     pub fn finish_persist(&self, take: &PersistTake, files: Vec<Arc<ParquetFile>>) -> (u64, u64) {
         {
             let mut c = self.chunks.lock();
-            if c.persisting
-                .as_ref()
-                .is_some_and(|p| Arc::ptr_eq(p, &take.chunk))
-            {
-                c.persisting = None;
-            }
+            c.release_persisting(take);
             c.files.extend(files);
         }
         let rows = take.chunk.rows as u64;
@@ -295,12 +303,7 @@ impl TableBuffer {
     /// cannot complete (an encoding bug); they are retried by a later job.
     pub fn abort_persist(&self, take: PersistTake) {
         let mut c = self.chunks.lock();
-        if c.persisting
-            .as_ref()
-            .is_some_and(|p| Arc::ptr_eq(p, &take.chunk))
-        {
-            c.persisting = None;
-        }
+        c.release_persisting(&take);
         let mut batches = take.chunk.batches.clone();
         c.active_rows += take.chunk.rows;
         batches.append(&mut c.active);

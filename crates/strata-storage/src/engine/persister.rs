@@ -34,6 +34,13 @@ pub struct PersistStats {
 /// Holds the engine weakly between rounds, so dropping the last handle (without
 /// `shutdown`) still drops the engine and closes its WAL.
 pub(super) async fn run(engine: Weak<Engine>, mut stop: watch::Receiver<bool>) {
+    // Segments whose records were all persisted before the last stop go now;
+    // afterwards only a commit can free a segment.
+    if let Some(e) = engine.upgrade()
+        && let Some(d) = &e.durable
+    {
+        e.remove_wal_segments(d);
+    }
     loop {
         let (wake, tick) = match engine.upgrade() {
             Some(e) => match &e.durable {
@@ -53,13 +60,16 @@ pub(super) async fn run(engine: Weak<Engine>, mut stop: watch::Receiver<bool>) {
         let Some(d) = &engine.durable else {
             return;
         };
+        let mut committed = false;
         for (db, table, buf) in plan(&engine, d) {
             if *stop.borrow() {
                 return;
             }
-            engine.persist_table(d, db, table, &buf, &stop).await;
+            committed |= engine.persist_table(d, db, table, &buf, &stop).await;
         }
-        engine.remove_wal_segments(d);
+        if committed {
+            engine.remove_wal_segments(d);
+        }
     }
 }
 
@@ -117,6 +127,7 @@ impl Engine {
         self.remove_wal_segments(d);
     }
 
+    /// One persist job for a table; true when it committed files.
     async fn persist_table(
         &self,
         d: &Durable,
@@ -124,10 +135,10 @@ impl Engine {
         table: TableId,
         buf: &TableBuffer,
         stop: &watch::Receiver<bool>,
-    ) {
+    ) -> bool {
         let through = d.sequencer.applied_through();
         let Some(take) = buf.begin_persist(through) else {
-            return;
+            return false;
         };
         let snapshot = self.catalog.snapshot();
         let Some((db_schema, schema)) = snapshot
@@ -139,7 +150,7 @@ impl Engine {
                 "persist: table {db}/{table} is not in the catalog; rows stay buffered"
             );
             buf.abort_persist(take);
-            return;
+            return false;
         };
         let (db_name, table_name) = (db_schema.name().to_owned(), schema.name().to_owned());
         let arrow_schema = Arc::clone(schema.arrow_schema());
@@ -164,12 +175,12 @@ impl Engine {
             Ok(Err(e)) => {
                 tracing::error!("persist: encoding {db}/{table} failed: {e}; rows stay buffered");
                 buf.abort_persist(take);
-                return;
+                return false;
             }
             Err(e) => {
                 tracing::error!("persist: encoder task failed: {e}; rows stay buffered");
                 buf.abort_persist(take);
-                return;
+                return false;
             }
         };
         let store = d.manifest.store();
@@ -183,13 +194,13 @@ impl Engine {
                 .await
                 .is_none()
             {
-                return;
+                return false;
             }
         }
         let metas: Vec<_> = files.iter().map(|f| f.meta.clone()).collect();
         let commit = || d.manifest.commit(db, table, through, metas.clone());
         if retry(d, stop, "manifest commit", commit).await.is_none() {
-            return;
+            return false;
         }
         *d.last_error.lock() = None;
         let bytes: u64 = files.iter().map(|f| f.meta.size).sum();
@@ -202,6 +213,7 @@ impl Engine {
         tracing::debug!(
             "persisted {rows} rows of {db}/{table} into {count} files ({bytes} bytes) through WAL seq {through}"
         );
+        true
     }
 
     /// Deletes WAL segments whose records are all in committed files.

@@ -124,8 +124,8 @@ struct State {
 #[derive(Debug)]
 pub struct Manifest {
     store: Arc<dyn ObjectStore>,
-    /// Held across a commit's put: commits are serialised and numbered densely.
-    state: tokio::sync::Mutex<()>,
+    /// Held across a commit's put: commits are serialised.
+    commits: tokio::sync::Mutex<()>,
     inner: Mutex<State>,
 }
 
@@ -195,7 +195,7 @@ impl Manifest {
         state.next = state.next.max(1);
         Ok(Self {
             store,
-            state: tokio::sync::Mutex::new(()),
+            commits: tokio::sync::Mutex::new(()),
             inner: Mutex::new(state),
         })
     }
@@ -241,7 +241,7 @@ impl Manifest {
         through: u64,
         files: Vec<ParquetFile>,
     ) -> Result<(), ManifestError> {
-        let _serial = self.state.lock().await;
+        let _serial = self.commits.lock().await;
         // The number is used up by this attempt whatever happens: a put that
         // reports failure may still land later (a timeout on S3), and it must
         // never land on a number another commit has taken. A retry of the same

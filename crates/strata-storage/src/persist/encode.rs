@@ -224,6 +224,7 @@ pub fn encode(
     }
     keys.sort_unstable();
     let props = writer_props(schema, &tag_cols, layout)?;
+    let refs: Vec<&RecordBatch> = wide.iter().collect();
     let mut out = Vec::new();
     let mut start = 0usize;
     while start < keys.len() {
@@ -233,7 +234,6 @@ pub fn encode(
             .iter()
             .map(|k| (k.3 as usize, k.4 as usize))
             .collect();
-        let refs: Vec<&RecordBatch> = wide.iter().collect();
         let slice = interleave_record_batch(&refs, &positions)?;
         let mut buf: Vec<u8> = Vec::with_capacity(slice.get_array_memory_size() / 4);
         let mut w = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props.clone()))?;
