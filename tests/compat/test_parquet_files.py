@@ -322,8 +322,8 @@ def partition_of(path: Path, objects: Path) -> tuple[str, int]:
     return table, int(start.timestamp()) * SEC_NS
 
 
-def _null_first_key(row: Row, cols: list[str]) -> tuple:
-    return tuple((0, "") if row[c] is None else (1, row[c]) for c in cols)
+def _null_last_key(row: Row, cols: list[str]) -> tuple:
+    return tuple((1, "") if row[c] is None else (0, row[c]) for c in cols)
 
 
 # --- the tests --------------------------------------------------------------------
@@ -352,7 +352,7 @@ def test_files_per_partition(persisted: Persisted):
 
 def test_rows_inside_partition_and_sorted(persisted: Persisted):
     """Each file's rows lie in the hour its path names, and are sorted by the
-    tag columns in schema order (nulls first) and then time, as the file's
+    tag columns in schema order (nulls last, SQL's ASC) and then time, as the file's
     sorting_columns declare."""
     for table, paths in persisted.files.items():
         for p in paths:
@@ -361,7 +361,7 @@ def test_rows_inside_partition_and_sorted(persisted: Persisted):
             names = pf.schema_arrow.names
             tags = [c for c in names if SCHEMAS[table].get(c) == "tag"]
             assert names == sorted(names), f"{p}: columns not in schema order"
-            declared = [(names.index(c), False, True) for c in [*tags, "time"]]
+            declared = [(names.index(c), False, False) for c in [*tags, "time"]]
             for g in range(pf.metadata.num_row_groups):
                 sorting = pf.metadata.row_group(g).sorting_columns
                 got = [(s.column_index, s.descending, s.nulls_first) for s in sorting]
@@ -371,8 +371,8 @@ def test_rows_inside_partition_and_sorted(persisted: Persisted):
             assert rows, p
             outside = [r["time"] for r in rows if not start <= r["time"] < start + HOUR_NS]
             assert not outside, f"{p}: times outside its partition [{start}, {start + HOUR_NS}): {outside}"
-            keys = [(*_null_first_key(r, tags), r["time"]) for r in rows]
-            assert keys == sorted(keys), f"{p}: rows not sorted by {tags} (nulls first) then time"
+            keys = [(*_null_last_key(r, tags), r["time"]) for r in rows]
+            assert keys == sorted(keys), f"{p}: rows not sorted by {tags} (nulls last) then time"
             assert len(set(keys)) == len(keys), f"{p}: duplicate series and time"
 
 

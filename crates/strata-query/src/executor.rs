@@ -2,30 +2,41 @@
 //!
 //! Each query gets its own DataFusion session whose default catalog `public` holds
 //! one schema, `iox` (as in InfluxDB 3), resolved from the catalog snapshot taken
-//! when the query starts. Only read statements are accepted: DDL, DML and
+//! when the query starts. For APIs whose SQL names databases (Arc's `db.table`),
+//! [`QueryExecutor::sql_in_databases`] adds one schema per database the
+//! statement names, and no others. Only read statements are accepted: DDL, DML and
 //! session statements are refused by DataFusion's `SQLOptions`.
 
+use crate::cache::{
+    self, CacheConfig, CacheStats, ChunkCache, ChunkCachingStore, CountingMetadataCache,
+};
 use crate::error::QueryError;
 use crate::limits::QueryLimits;
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
-use datafusion::common::ParamValues;
+use datafusion::common::{ParamValues, TableReference};
+use datafusion::dataframe::DataFrame;
+use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
+use datafusion::execution::cache::Cache;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
-use datafusion::execution::cache::default_cache::DefaultCache;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use strata_storage::Engine;
+use strata_storage::catalog::DatabaseSchema;
 
 /// Catalog name queries see.
 pub const CATALOG_NAME: &str = "public";
 /// Schema name queries see.
 pub const SCHEMA_NAME: &str = "iox";
+/// DataFusion's schema of catalog views (`information_schema.tables`).
+const INFORMATION_SCHEMA: &str = "information_schema";
 
 /// Executes SQL against the engine.
 #[derive(Debug, Clone)]
@@ -36,7 +47,9 @@ pub struct QueryExecutor {
     stores: Arc<DefaultObjectStoreRegistry>,
     /// Parquet footers and page indexes, shared by every query (each query has
     /// its own runtime for its memory pool; the cache must outlive them).
-    metadata_cache: Arc<FileMetadataCache>,
+    metadata_cache: Arc<CountingMetadataCache>,
+    /// Recently read byte ranges of Parquet files, behind the registered store.
+    chunk_cache: Arc<ChunkCache>,
     limits: QueryLimits,
 }
 
@@ -56,6 +69,27 @@ impl std::fmt::Debug for QueryStream {
     }
 }
 
+/// Only read statements: DDL, DML and session statements are refused.
+fn read_only() -> SQLOptions {
+    SQLOptions::new()
+        .with_allow_ddl(false)
+        .with_allow_dml(false)
+        .with_allow_statements(false)
+}
+
+/// DataFusion's refusal of a statement [`read_only`] excludes is
+/// [`QueryError::NotAllowed`]; other errors keep their kind.
+fn refused(e: DataFusionError) -> QueryError {
+    let msg = e.to_string();
+    if msg.contains("not supported")
+        && (msg.contains("DDL") || msg.contains("DML") || msg.contains("Statement"))
+    {
+        QueryError::NotAllowed(format!("{msg} (the query API is read-only)"))
+    } else {
+        QueryError::from(e)
+    }
+}
+
 impl QueryExecutor {
     /// An executor over `engine` with the default limits.
     pub fn new(engine: Arc<Engine>) -> Self {
@@ -64,32 +98,41 @@ impl QueryExecutor {
 
     /// An executor over `engine` enforcing `limits` on every query.
     pub fn with_limits(engine: Arc<Engine>, limits: QueryLimits) -> Self {
+        Self::with_config(engine, limits, CacheConfig::default())
+    }
+
+    /// An executor over `engine` enforcing `limits`, with cache budgets `caches`.
+    pub fn with_config(engine: Arc<Engine>, limits: QueryLimits, caches: CacheConfig) -> Self {
         let target_partitions = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
         let stores = Arc::new(DefaultObjectStoreRegistry::new());
+        let chunk_cache = Arc::new(ChunkCache::new(caches.chunk_bytes));
         if let Some(store) = engine.object_store()
             && let Ok(url) = ObjectStoreUrl::parse(OBJECT_STORE_URL)
         {
-            stores.register_store(url.as_ref(), Arc::clone(store));
+            let cached = ChunkCachingStore::new(Arc::clone(store), Arc::clone(&chunk_cache));
+            stores.register_store(url.as_ref(), Arc::new(cached));
         }
-        let limit = CacheManagerConfig::default().metadata_cache_limit;
-        let metadata_cache: Arc<FileMetadataCache> =
-            Arc::new(DefaultCache::new(limit).with_name("StrataParquetMetadata"));
+        let metadata_cache = Arc::new(CountingMetadataCache::new(caches.metadata_bytes));
         Self {
             engine,
             target_partitions,
             stores,
             metadata_cache,
+            chunk_cache,
             limits,
         }
     }
 
-    fn context(&self, db: &str) -> Result<SessionContext, QueryError> {
-        let snapshot = self.engine.catalog().snapshot();
-        let schema = snapshot
-            .database(db)
-            .ok_or_else(|| QueryError::DatabaseNotFound(db.to_owned()))?;
+    /// Hit and miss counters and sizes of the query caches.
+    pub fn cache_stats(&self) -> CacheStats {
+        cache::stats(&self.metadata_cache, &self.chunk_cache)
+    }
+
+    /// A session whose catalog `public` has no schema yet (the caller registers
+    /// the databases the query may read).
+    fn session(&self) -> Result<(SessionContext, Arc<MemoryCatalogProvider>), QueryError> {
         let config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
@@ -101,23 +144,45 @@ impl QueryExecutor {
             .with_object_store_registry(Arc::clone(&self.stores) as Arc<dyn ObjectStoreRegistry>)
             .with_cache_manager(
                 CacheManagerConfig::default()
-                    .with_file_metadata_cache(Some(Arc::clone(&self.metadata_cache))),
+                    .with_file_metadata_cache(Some(
+                        Arc::clone(&self.metadata_cache) as Arc<FileMetadataCache>
+                    ))
+                    // The cache manager applies this limit to the cache it is given.
+                    .with_metadata_cache_limit(self.metadata_cache.cache_limit()),
             )
             .build_arc()
             .map_err(QueryError::from)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_udf(crate::functions::time_bucket());
-        let catalog = MemoryCatalogProvider::new();
+        let catalog = Arc::new(MemoryCatalogProvider::new());
+        ctx.register_catalog(
+            CATALOG_NAME,
+            Arc::clone(&catalog) as Arc<dyn CatalogProvider>,
+        );
+        Ok((ctx, catalog))
+    }
+
+    /// Makes database `db` visible as schema `name` of `catalog`.
+    fn register(
+        &self,
+        catalog: &MemoryCatalogProvider,
+        name: &str,
+        db: &Arc<DatabaseSchema>,
+    ) -> Result<(), QueryError> {
+        let provider = DatabaseProvider::new(Arc::clone(&self.engine), Arc::clone(db));
         catalog
-            .register_schema(
-                SCHEMA_NAME,
-                Arc::new(DatabaseProvider::new(
-                    Arc::clone(&self.engine),
-                    Arc::clone(schema),
-                )),
-            )
+            .register_schema(name, Arc::new(provider))
             .map_err(QueryError::from)?;
-        ctx.register_catalog(CATALOG_NAME, Arc::new(catalog));
+        Ok(())
+    }
+
+    fn context(&self, db: &str) -> Result<SessionContext, QueryError> {
+        let snapshot = self.engine.catalog().snapshot();
+        let schema = snapshot
+            .database(db)
+            .ok_or_else(|| QueryError::DatabaseNotFound(db.to_owned()))?;
+        let (ctx, catalog) = self.session()?;
+        self.register(&catalog, SCHEMA_NAME, schema)?;
         Ok(ctx)
     }
 
@@ -136,24 +201,93 @@ impl QueryExecutor {
     ) -> Result<QueryStream, QueryError> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let ctx = self.context(db)?;
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        let df = ctx.sql_with_options(sql, options).await.map_err(|e| {
-            let msg = e.to_string();
-            if msg.contains("not supported")
-                && (msg.contains("DDL") || msg.contains("DML") || msg.contains("Statement"))
-            {
-                QueryError::NotAllowed(format!("{msg} (the query API is read-only)"))
-            } else {
-                QueryError::from(e)
-            }
-        })?;
+        let df = ctx
+            .sql_with_options(sql, read_only())
+            .await
+            .map_err(refused)?;
         let df = match params {
             Some(p) => df.with_param_values(p)?,
             None => df,
         };
+        self.start(df, deadline).await
+    }
+
+    /// Plans and starts `sql` for an API whose SQL names its databases, as
+    /// Arc's does (`SELECT * FROM mydb.cpu`): a two-part name `X.t` reads
+    /// table `t` of database `X`, and a bare name (or `iox.t`) reads
+    /// `default_db`.
+    ///
+    /// Each database the statement names becomes a schema of that name beside
+    /// `iox` (which holds `default_db`); no other database is visible, so a
+    /// query reads only the databases it names. A named database that does not
+    /// exist is [`QueryError::DatabaseNotFound`]; so is a missing `default_db`
+    /// when a bare table name needs it (table functions such as
+    /// `generate_series` do not).
+    pub async fn sql_in_databases(
+        &self,
+        default_db: &str,
+        sql: &str,
+    ) -> Result<QueryStream, QueryError> {
+        let deadline = tokio::time::Instant::now() + self.limits.timeout;
+        let (ctx, catalog) = self.session()?;
+        let state = ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(sql, &dialect)?;
+        let mut needs_default = false;
+        let mut named = BTreeSet::new();
+        for r in state.resolve_table_references(&statement)? {
+            let schema = match &r {
+                TableReference::Bare { table } => {
+                    needs_default |= !state.table_functions().contains_key(table.as_ref());
+                    continue;
+                }
+                TableReference::Partial { schema, .. } => schema,
+                TableReference::Full {
+                    catalog, schema, ..
+                } if catalog.as_ref() == CATALOG_NAME => schema,
+                // Another catalog: planning reports it.
+                TableReference::Full { .. } => continue,
+            };
+            match schema.as_ref() {
+                SCHEMA_NAME => needs_default = true,
+                INFORMATION_SCHEMA => {}
+                db => {
+                    named.insert(db.to_owned());
+                }
+            }
+        }
+        let snapshot = self.engine.catalog().snapshot();
+        match snapshot.database(default_db) {
+            Some(db) => self.register(&catalog, SCHEMA_NAME, db)?,
+            None if needs_default => {
+                return Err(QueryError::DatabaseNotFound(default_db.to_owned()));
+            }
+            None => {}
+        }
+        for name in named {
+            let db = snapshot
+                .database(&name)
+                .ok_or_else(|| QueryError::DatabaseNotFound(name.clone()))?;
+            self.register(&catalog, &name, db)?;
+        }
+        // The same steps as `SessionContext::sql_with_options`, from the parsed
+        // statement; a fresh state sees the schemas registered above.
+        let plan = ctx
+            .state()
+            .statement_to_plan(statement)
+            .await
+            .map_err(refused)?;
+        read_only().verify_plan(&plan).map_err(refused)?;
+        let df = ctx.execute_logical_plan(plan).await?;
+        self.start(df, deadline).await
+    }
+
+    /// Starts executing `df`, under the limits.
+    async fn start(
+        &self,
+        df: DataFrame,
+        deadline: tokio::time::Instant,
+    ) -> Result<QueryStream, QueryError> {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
         let stream = tokio::time::timeout_at(deadline, df.execute_stream())
             .await

@@ -9,16 +9,22 @@
 //! empty field (CSV, pretty), never as 0; non-finite floats as `null`;
 //! dictionary-encoded tags as their string value; other types through Arrow's
 //! display formatting. Parquet keeps the Arrow types.
+//!
+//! Arc's query API has two formats of its own: [`ArcJsonEncoder`] (an object
+//! with `columns` and `data` as arrays of row arrays, same rendering rules) and
+//! [`IpcStreamEncoder`] (an Arrow IPC stream). Every streamed encoder implements
+//! [`BatchEncoder`].
 
+mod arc;
 mod buffered;
+mod ipc;
 
+pub use arc::ArcJsonEncoder;
 pub use buffered::{BufferedEncoder, DEFAULT_BUFFER_LIMIT, EncodeError};
+pub use ipc::IpcStreamEncoder;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
-use datafusion::arrow::datatypes::{
-    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
-    TimeUnit, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
-};
+use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -125,12 +131,6 @@ pub struct Encoder {
 
 pub(crate) const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
 
-fn ts_string(nanos: i64) -> String {
-    chrono::DateTime::from_timestamp_nanos(nanos)
-        .format(TS_FORMAT)
-        .to_string()
-}
-
 fn json_escape(out: &mut String, s: &str) {
     out.push('"');
     for c in s.chars() {
@@ -159,97 +159,222 @@ fn csv_escape(out: &mut String, s: &str) {
     }
 }
 
-/// A cell's value as the encoders see it.
-enum Cell {
-    Null,
-    /// A number or boolean, written bare in JSON.
-    Bare(String),
-    /// Text, quoted in JSON.
-    Text(String),
+/// Encodes record batches into a byte stream, one batch at a time, so the output
+/// can be sent while the query runs: [`begin`](Self::begin), then
+/// [`batch`](Self::batch) per record batch, then [`end`](Self::end).
+pub trait BatchEncoder {
+    /// Bytes that open the output.
+    fn begin(&mut self) -> Result<Vec<u8>, EncodeError>;
+    /// Encodes one batch.
+    fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError>;
+    /// Bytes that close the output.
+    fn end(&mut self) -> Result<Vec<u8>, EncodeError>;
 }
 
-struct ColumnRenderer<'a> {
+impl BatchEncoder for Encoder {
+    fn begin(&mut self) -> Result<Vec<u8>, EncodeError> {
+        Ok(Encoder::begin(self).into_bytes())
+    }
+
+    fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
+        Ok(Encoder::batch(self, batch)?.into_bytes())
+    }
+
+    fn end(&mut self) -> Result<Vec<u8>, EncodeError> {
+        Ok(Encoder::end(self).into_bytes())
+    }
+}
+
+/// How a column is rendered; decided once per column and batch so that the
+/// per-cell work is a direct write into the output (no allocation per cell).
+enum Render<'a> {
+    Time(&'a datafusion::arrow::array::TimestampNanosecondArray),
+    /// Dictionary keys resolved once per batch (`normalized_keys` allocates).
+    Dict {
+        keys: Vec<usize>,
+        values: &'a ArrayRef,
+        text: Option<&'a datafusion::arrow::array::StringArray>,
+        fallback: Option<ArrayFormatter<'a>>,
+    },
+    F64(&'a datafusion::arrow::array::Float64Array),
+    F32(&'a datafusion::arrow::array::Float32Array),
+    Bool(&'a datafusion::arrow::array::BooleanArray),
+    /// Integers and decimals: written bare, as arrow displays them.
+    Bare(ArrayFormatter<'a>),
+    /// Everything else: quoted text, as arrow displays it.
+    Text(ArrayFormatter<'a>),
+}
+
+pub(crate) struct ColumnRenderer<'a> {
     array: &'a ArrayRef,
-    fallback: Option<ArrayFormatter<'a>>,
+    render: Render<'a>,
+}
+
+/// What a cell is written as.
+enum Style {
+    Json,
+    Csv,
 }
 
 impl<'a> ColumnRenderer<'a> {
     fn new(array: &'a ArrayRef, opts: &'a FormatOptions<'a>) -> Result<Self, ArrowError> {
-        let fallback = match array.data_type() {
-            DataType::Timestamp(TimeUnit::Nanosecond, _) | DataType::Dictionary(_, _) => None,
-            _ => Some(ArrayFormatter::try_new(array.as_ref(), opts)?),
-        };
-        Ok(Self { array, fallback })
-    }
-
-    fn cell(&self, row: usize) -> Cell {
-        let a = self.array;
-        if a.is_null(row) {
-            return Cell::Null;
-        }
-        macro_rules! num {
-            ($t:ty) => {
-                Cell::Bare(a.as_primitive::<$t>().value(row).to_string())
-            };
-        }
-        match a.data_type() {
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => Cell::Text(ts_string(
-                a.as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>()
-                    .value(row),
-            )),
-            DataType::Dictionary(_, _) => {
-                let values = match a.as_any_dictionary_opt() {
-                    Some(d) => {
-                        let key = d.normalized_keys()[row];
-                        let v = d.values();
-                        if v.is_null(key) {
-                            return Cell::Null;
-                        }
-                        match v.data_type() {
-                            DataType::Utf8 => v.as_string::<i32>().value(key).to_owned(),
-                            _ => ArrayFormatter::try_new(v.as_ref(), &FormatOptions::default())
-                                .map(|f| f.value(key).to_string())
-                                .unwrap_or_default(),
-                        }
+        let render = match array.data_type() {
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => Render::Time(
+                array.as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>(),
+            ),
+            DataType::Dictionary(_, _) => match array.as_any_dictionary_opt() {
+                Some(d) => {
+                    let values = d.values();
+                    let text = values.as_string_opt::<i32>();
+                    let fallback = match text {
+                        Some(_) => None,
+                        None => Some(ArrayFormatter::try_new(values.as_ref(), opts)?),
+                    };
+                    Render::Dict {
+                        keys: d.normalized_keys(),
+                        values,
+                        text,
+                        fallback,
                     }
-                    None => String::new(),
-                };
-                Cell::Text(values)
+                }
+                None => Render::Text(ArrayFormatter::try_new(array.as_ref(), opts)?),
+            },
+            DataType::Float64 => Render::F64(array.as_primitive::<Float64Type>()),
+            DataType::Float32 => Render::F32(array.as_primitive::<Float32Type>()),
+            DataType::Boolean => Render::Bool(array.as_boolean()),
+            DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::UInt8
+            | DataType::UInt16
+            | DataType::UInt32
+            | DataType::UInt64
+            | DataType::Decimal128(_, _)
+            | DataType::Decimal256(_, _) => {
+                Render::Bare(ArrayFormatter::try_new(array.as_ref(), opts)?)
             }
-            DataType::Float64 => finite(a.as_primitive::<Float64Type>().value(row)),
-            DataType::Float32 => finite(f64::from(a.as_primitive::<Float32Type>().value(row))),
-            DataType::Int8 => num!(Int8Type),
-            DataType::Int16 => num!(Int16Type),
-            DataType::Int32 => num!(Int32Type),
-            DataType::Int64 => num!(Int64Type),
-            DataType::UInt8 => num!(UInt8Type),
-            DataType::UInt16 => num!(UInt16Type),
-            DataType::UInt32 => num!(UInt32Type),
-            DataType::UInt64 => num!(UInt64Type),
-            DataType::Boolean => Cell::Bare(a.as_boolean().value(row).to_string()),
-            DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => {
-                Cell::Bare(self.fallback_text(row))
-            }
-            _ => Cell::Text(self.fallback_text(row)),
+            _ => Render::Text(ArrayFormatter::try_new(array.as_ref(), opts)?),
+        };
+        Ok(Self { array, render })
+    }
+
+    /// Appends the cell as a JSON value (`null` for NULL and non-finite floats).
+    pub(crate) fn write_json(&self, row: usize, out: &mut String) {
+        if !self.write(row, out, Style::Json) {
+            out.push_str("null");
         }
     }
 
-    fn fallback_text(&self, row: usize) -> String {
-        self.fallback
-            .as_ref()
-            .map(|f| f.value(row).to_string())
-            .unwrap_or_default()
+    /// Appends the cell as a CSV field (empty for NULL).
+    fn write_csv(&self, row: usize, out: &mut String) {
+        self.write(row, out, Style::Csv);
+    }
+
+    /// Writes a non-NULL cell; false (nothing written) for NULL.
+    fn write(&self, row: usize, out: &mut String, style: Style) -> bool {
+        if self.array.is_null(row) {
+            return false;
+        }
+        let text = |out: &mut String, s: &str| match style {
+            Style::Json => json_escape(out, s),
+            Style::Csv => csv_escape(out, s),
+        };
+        match &self.render {
+            Render::Time(a) => {
+                let t = chrono::DateTime::from_timestamp_nanos(a.value(row));
+                if matches!(style, Style::Json) {
+                    out.push('"');
+                }
+                write_ts(out, &t);
+                if matches!(style, Style::Json) {
+                    out.push('"');
+                }
+            }
+            Render::Dict {
+                keys,
+                values,
+                text: utf8,
+                fallback,
+            } => {
+                let Some(&key) = keys.get(row) else {
+                    return false;
+                };
+                if values.is_null(key) {
+                    return false;
+                }
+                match (utf8, fallback) {
+                    (Some(v), _) => text(out, v.value(key)),
+                    (None, Some(f)) => {
+                        let mut s = String::new();
+                        let _ = write!(s, "{}", f.value(key));
+                        text(out, &s);
+                    }
+                    (None, None) => return false,
+                }
+            }
+            // Debug keeps a float looking like a float ("2.0", "1e-7"), so JSON
+            // readers keep the column's type.
+            Render::F64(a) => return write_float(out, a.value(row)),
+            Render::F32(a) => return write_float(out, f64::from(a.value(row))),
+            Render::Bool(a) => out.push_str(if a.value(row) { "true" } else { "false" }),
+            Render::Bare(f) => {
+                let _ = write!(out, "{}", f.value(row));
+            }
+            Render::Text(f) => {
+                let mut s = String::new();
+                let _ = write!(s, "{}", f.value(row));
+                text(out, &s);
+            }
+        }
+        true
     }
 }
 
-fn finite(v: f64) -> Cell {
+fn write_float(out: &mut String, v: f64) -> bool {
     if v.is_finite() {
-        // Debug keeps a float looking like a float ("2.0", "1e-7"), so JSON readers
-        // keep the column's type.
-        Cell::Bare(format!("{v:?}"))
+        let _ = write!(out, "{v:?}");
+        true
     } else {
-        Cell::Null
+        false
     }
+}
+
+/// [`TS_FORMAT`] without re-parsing the format string for every cell.
+fn write_ts(out: &mut String, t: &chrono::DateTime<chrono::Utc>) {
+    use chrono::{Datelike, Timelike};
+    let year = t.year();
+    if (0..=9999).contains(&year) {
+        let _ = write!(
+            out,
+            "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+            t.month(),
+            t.day(),
+            t.hour(),
+            t.minute(),
+            t.second(),
+            t.nanosecond()
+        );
+    } else {
+        let _ = write!(out, "{}", t.format(TS_FORMAT));
+    }
+}
+
+/// Formatting options of the columns [`ColumnRenderer`] does not render itself.
+fn format_options() -> FormatOptions<'static> {
+    FormatOptions::default().with_timestamp_format(Some(TS_FORMAT))
+}
+
+/// One renderer per column of `batch`.
+fn renderers<'a>(
+    batch: &'a RecordBatch,
+    opts: &'a FormatOptions<'a>,
+) -> Result<Vec<ColumnRenderer<'a>>, ArrowError> {
+    batch
+        .columns()
+        .iter()
+        .map(|a| ColumnRenderer::new(a, opts))
+        .collect()
 }
 
 impl Encoder {
@@ -288,12 +413,8 @@ impl Encoder {
 
     /// Encodes one batch.
     pub fn batch(&mut self, batch: &RecordBatch) -> Result<String, ArrowError> {
-        let opts = FormatOptions::default().with_timestamp_format(Some(TS_FORMAT));
-        let renderers = batch
-            .columns()
-            .iter()
-            .map(|a| ColumnRenderer::new(a, &opts))
-            .collect::<Result<Vec<_>, _>>()?;
+        let opts = format_options();
+        let renderers = renderers(batch, &opts)?;
         let names: Vec<String> = self
             .schema
             .fields()
@@ -314,18 +435,13 @@ impl Encoder {
                     out.push('{');
                     let mut first = true;
                     for (name, r) in names.iter().zip(&renderers) {
-                        let cell = r.cell(row);
                         if !first {
                             out.push(',');
                         }
                         first = false;
                         out.push_str(name);
                         out.push(':');
-                        match cell {
-                            Cell::Null => out.push_str("null"),
-                            Cell::Bare(s) => out.push_str(&s),
-                            Cell::Text(s) => json_escape(&mut out, &s),
-                        }
+                        r.write_json(row, &mut out);
                     }
                     out.push('}');
                     if self.format == Format::JsonLines {
@@ -337,10 +453,7 @@ impl Encoder {
                         if i > 0 {
                             out.push(',');
                         }
-                        match r.cell(row) {
-                            Cell::Null => {}
-                            Cell::Bare(s) | Cell::Text(s) => csv_escape(&mut out, &s),
-                        }
+                        r.write_csv(row, &mut out);
                     }
                     out.push('\n');
                 }

@@ -3,6 +3,7 @@
 //!
 //! This crate (with `strata-stream`) is the only one that imports DataFusion.
 
+pub mod cache;
 mod error;
 mod executor;
 pub mod format;
@@ -14,6 +15,7 @@ mod pruning;
 mod scan_info;
 mod time_range;
 
+pub use cache::{CacheConfig, CacheStats};
 pub use error::QueryError;
 pub use executor::{CATALOG_NAME, QueryExecutor, QueryStream, SCHEMA_NAME};
 pub use limits::QueryLimits;

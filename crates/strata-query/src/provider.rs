@@ -12,21 +12,26 @@ use crate::scan_info::{ScanInfo, ScanInfoExec};
 use crate::time_range::TimeRange;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::compute::SortOptions;
+use datafusion::arrow::datatypes::{DataType, SchemaRef};
 use datafusion::catalog::{SchemaProvider, Session, TableProvider};
+use datafusion::common::config::TableParquetOptions;
 use datafusion::common::{DFSchema, project_schema};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::memory::MemorySourceConfig;
+use datafusion::datasource::physical_plan::parquet::CachedParquetFileReaderFactory;
 use datafusion::datasource::physical_plan::{FileScanConfigBuilder, ParquetSource};
 use datafusion::datasource::source::DataSourceExec;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
-use datafusion::physical_expr::PhysicalExpr;
+use datafusion::physical_expr::expressions::Column;
+use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::union::UnionExec;
 use std::sync::Arc;
+use strata_model::TIME_COLUMN;
 use strata_storage::Engine;
 use strata_storage::buffer::widen;
 use strata_storage::catalog::{DatabaseSchema, TableSchema};
@@ -72,9 +77,38 @@ impl SchemaProvider for DatabaseProvider {
 /// URL under which the engine's object store is registered in DataFusion.
 pub(crate) const OBJECT_STORE_URL: &str = "strata://objects";
 
-/// Scans committed files: one group per file up to the session's partition
-/// count, with the filters pushed into the Parquet reader for row-group and page
-/// pruning.
+/// Up to this many files per partition of the session, each file is its own
+/// scan partition, so the files' sort order reaches DataFusion (a partition
+/// reading several files in sequence is not sorted). Beyond it, files share
+/// partitions round-robin and the order is dropped rather than open hundreds of
+/// files at once.
+const SORTED_FILES_PER_PARTITION: usize = 4;
+
+/// The order rows have inside every persisted file: the tag columns in table
+/// schema order (nulls last), then time; see `strata_storage::persist::encode`.
+/// It holds for files written before a tag existed too: that tag is NULL in all
+/// their rows, so it ties and the order falls through to the next column.
+fn file_ordering(schema: &SchemaRef) -> Option<LexOrdering> {
+    let sort = |i: usize| PhysicalSortExpr {
+        expr: Arc::new(Column::new(schema.field(i).name(), i)),
+        options: SortOptions {
+            descending: false,
+            nulls_first: false,
+        },
+    };
+    let mut exprs: Vec<PhysicalSortExpr> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
+        .map(|(i, _)| sort(i))
+        .collect();
+    exprs.push(sort(schema.index_of(TIME_COLUMN).ok()?));
+    LexOrdering::new(exprs)
+}
+
+/// Scans committed files with the filters pushed into the Parquet reader for
+/// row-group and page pruning.
 fn parquet_exec(
     state: &dyn Session,
     schema: &SchemaRef,
@@ -83,21 +117,42 @@ fn parquet_exec(
     predicate: Option<Arc<dyn PhysicalExpr>>,
     limit: Option<usize>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
-    let mut source = ParquetSource::new(Arc::clone(schema)).with_enable_page_index(true);
+    let url = ObjectStoreUrl::parse(OBJECT_STORE_URL)?;
+    let runtime = state.runtime_env();
+    // Without this factory DataFusion re-reads every footer: only ListingTable
+    // installs the metadata cache by itself.
+    let readers = CachedParquetFileReaderFactory::new(
+        runtime.object_store(&url)?,
+        runtime.cache_manager.get_file_metadata_cache(),
+    );
+    let mut source = ParquetSource::new(Arc::clone(schema))
+        .with_table_parquet_options(TableParquetOptions {
+            global: state.config_options().execution.parquet.clone(),
+            ..TableParquetOptions::default()
+        })
+        .with_parquet_file_reader_factory(Arc::new(readers))
+        .with_enable_page_index(true);
     if let Some(p) = predicate {
         source = source.with_predicate(p);
     }
-    let n = state.config().target_partitions().max(1).min(files.len());
+    let partitions = state.config().target_partitions().max(1);
+    let n = if files.len() <= partitions * SORTED_FILES_PER_PARTITION {
+        files.len()
+    } else {
+        partitions
+    };
     let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n];
     for (i, f) in files.iter().enumerate() {
         groups[i % n].push(PartitionedFile::new(f.path.clone(), f.size));
     }
-    let config =
-        FileScanConfigBuilder::new(ObjectStoreUrl::parse(OBJECT_STORE_URL)?, Arc::new(source))
-            .with_file_groups(groups.into_iter().map(Into::into).collect())
-            .with_projection_indices(projection.cloned())?
-            .with_limit(limit)
-            .build();
+    // Declared unconditionally: DataFusion keeps an ordering only for groups
+    // it can prove sorted (single-file groups here) and drops it otherwise.
+    let config = FileScanConfigBuilder::new(url, Arc::new(source))
+        .with_file_groups(groups.into_iter().map(Into::into).collect())
+        .with_output_ordering(file_ordering(schema).into_iter().collect())
+        .with_projection_indices(projection.cloned())?
+        .with_limit(limit)
+        .build();
     Ok(DataSourceExec::from_data_source(config))
 }
 
@@ -165,14 +220,16 @@ impl TableProvider for BufferTable {
                 projection.cloned(),
             )?);
         }
+        let mut ordering = None;
         if !files.is_empty() {
-            inputs.push(parquet_exec(
-                state, &schema, files, projection, predicate, limit,
-            )?);
+            let exec = parquet_exec(state, &schema, files, projection, predicate, limit)?;
+            ordering = exec.properties().output_ordering().cloned();
+            inputs.push(exec);
         }
         inputs.push(Arc::new(ScanInfoExec::new(
             project_schema(&schema, projection)?,
             info,
+            ordering,
         )));
         if inputs.len() == 1 {
             return Ok(inputs.remove(0));

@@ -9,7 +9,7 @@ use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::common::Result;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
-use datafusion::physical_expr::{EquivalenceProperties, Partitioning, PhysicalExpr};
+use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, Partitioning, PhysicalExpr};
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::EmptyRecordBatchStream;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
@@ -34,9 +34,12 @@ pub(crate) struct ScanInfoExec {
 }
 
 impl ScanInfoExec {
-    pub(crate) fn new(schema: SchemaRef, info: ScanInfo) -> Self {
+    /// `ordering` is what the sibling Parquet scan declares: this node emits no
+    /// rows, so any ordering holds, and claiming the same one keeps the union of
+    /// the two sorted.
+    pub(crate) fn new(schema: SchemaRef, info: ScanInfo, ordering: Option<LexOrdering>) -> Self {
         let props = PlanProperties::new(
-            EquivalenceProperties::new(Arc::clone(&schema)),
+            EquivalenceProperties::new_with_orderings(Arc::clone(&schema), ordering),
             Partitioning::UnknownPartitioning(1),
             EmissionType::Incremental,
             Boundedness::Bounded,

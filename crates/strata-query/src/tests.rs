@@ -261,3 +261,183 @@ async fn limits_name_the_option_that_sets_them() {
         .unwrap_err();
     assert!(err.to_string().contains("--query-memory-limit"), "{err}");
 }
+
+/// (host, region, time, usage) rows; `region` None leaves the tag out.
+async fn write_tagged(engine: &Arc<Engine>, rows: &[(String, Option<&str>, i64, f64)]) {
+    let mut b = WriteBatch::default();
+    for (i, (host, region, t, v)) in rows.iter().enumerate() {
+        let tb = b.table_mut("cpu");
+        tb.begin_row(i as u32 + 1, *t);
+        let h = tb.resolve_column(0, "host", ColumnKind::Tag).unwrap();
+        tb.push_tag(h, host);
+        if let Some(r) = region {
+            let c = tb.resolve_column(1, "region", ColumnKind::Tag).unwrap();
+            tb.push_tag(c, r);
+        }
+        let c = tb
+            .resolve_column(2, "usage", ColumnKind::Field(FieldType::Float))
+            .unwrap();
+        tb.push_field(c, FieldValue::F64(*v));
+    }
+    b.finish();
+    let opts = WriteOptions {
+        accept_partial: true,
+        no_sync: false,
+    };
+    let out = engine.write("db", b, opts).await.unwrap();
+    assert!(out.errors.is_empty());
+}
+
+async fn persisted_engine(dir: &std::path::Path, row_group_rows: usize) -> Arc<Engine> {
+    use strata_storage::persist::{LayoutConfig, PersistConfig};
+    let args = strata_storage::EngineArgs {
+        data_dir: dir.to_path_buf(),
+        catalog_limits: CatalogLimits::default(),
+        wal: strata_storage::WalOptions::default(),
+        store: Arc::new(object_store::memory::InMemory::new()),
+        persist: PersistConfig {
+            enabled: false,
+            layout: LayoutConfig {
+                row_group_rows,
+                ..LayoutConfig::default()
+            },
+            ..PersistConfig::default()
+        },
+    };
+    Engine::open(args).await.unwrap()
+}
+
+fn plan_text(batches: &[datafusion::arrow::array::RecordBatch]) -> String {
+    pretty_format_batches(batches).unwrap().to_string()
+}
+
+/// Rows of every host at every step, hosts in a scrambled arrival order so that
+/// a file sorted by arrival would not pass as sorted by host.
+fn scrambled_rows(
+    hosts: usize,
+    steps: i64,
+    t0: i64,
+) -> Vec<(String, Option<&'static str>, i64, f64)> {
+    let mut rows = Vec::new();
+    for step in 0..steps {
+        for k in 0..hosts {
+            let h = (k * 17 + 5) % hosts;
+            rows.push((
+                format!("h{h:02}"),
+                None,
+                t0 + step * 1_000_000_000,
+                (h * 1000) as f64 + step as f64,
+            ));
+        }
+    }
+    rows
+}
+
+#[tokio::test]
+async fn persisted_files_are_declared_sorted_and_the_order_is_true() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = persisted_engine(dir.path(), 1000).await;
+    let t0 = 1_700_000_000_000_000_000;
+    write_tagged(&engine, &scrambled_rows(50, 40, t0)).await;
+    engine.persist_all().await;
+    // A second file written after a new tag appeared: older rows have it NULL.
+    let mut later = scrambled_rows(50, 10, t0 + 100_000_000_000);
+    for (i, r) in later.iter_mut().enumerate() {
+        if i % 3 == 0 {
+            r.1 = Some(if i % 2 == 0 { "eu" } else { "us" });
+        }
+    }
+    write_tagged(&engine, &later).await;
+    engine.persist_all().await;
+    let q = QueryExecutor::new(Arc::clone(&engine));
+
+    let sql = "SELECT host, region, time, usage FROM cpu ORDER BY host, region, time";
+    let plan = plan_text(&q.collect("db", &format!("EXPLAIN {sql}")).await.unwrap());
+    assert!(plan.contains("files=2 of 2"), "{plan}");
+    assert!(
+        plan.contains("output_ordering"),
+        "the scan declares no order:\n{plan}"
+    );
+    assert!(!plan.contains("SortExec"), "files are re-sorted:\n{plan}");
+
+    // The declared order must be the real one, or the merge returns rows out of order.
+    let batches = q.collect("db", sql).await.unwrap();
+    let mut got: Vec<(String, Option<String>, i64)> = Vec::new();
+    for b in &batches {
+        use datafusion::arrow::array::{Array, AsArray};
+        use datafusion::arrow::datatypes::{DataType, TimestampNanosecondType};
+        let host = datafusion::arrow::compute::cast(b.column(0), &DataType::Utf8).unwrap();
+        let region = datafusion::arrow::compute::cast(b.column(1), &DataType::Utf8).unwrap();
+        let host = host.as_string::<i32>();
+        let region = region.as_string::<i32>();
+        let time = b.column(2).as_primitive::<TimestampNanosecondType>();
+        for i in 0..b.num_rows() {
+            let r = (!region.is_null(i)).then(|| region.value(i).to_owned());
+            got.push((host.value(i).to_owned(), r, time.value(i)));
+        }
+    }
+    assert_eq!(got.len(), 50 * 50);
+    let mut want = got.clone();
+    // SQL's default for ascending order is NULLS LAST.
+    want.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then_with(|| match (&a.1, &b.1) {
+                (None, None) => std::cmp::Ordering::Equal,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (Some(x), Some(y)) => x.cmp(y),
+            })
+            .then(a.2.cmp(&b.2))
+    });
+    assert_eq!(got, want);
+}
+
+#[tokio::test]
+async fn row_groups_are_pruned_and_repeated_reads_hit_the_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = persisted_engine(dir.path(), 500).await;
+    write_tagged(&engine, &scrambled_rows(50, 100, 1_700_000_000_000_000_000)).await;
+    engine.persist_all().await;
+    let q = QueryExecutor::new(Arc::clone(&engine));
+    let sql = "SELECT count(*) AS n, max(usage) AS m FROM cpu WHERE host = 'h07'";
+    let plan = plan_text(
+        &q.collect("db", &format!("EXPLAIN ANALYZE {sql}"))
+            .await
+            .unwrap(),
+    );
+    // "row_groups_pruned_statistics=10 total → 1 matched": only h07's group is read.
+    let counts = |metric: &str| -> (u64, u64) {
+        let rest = &plan[plan
+            .find(metric)
+            .unwrap_or_else(|| panic!("{metric}: {plan}"))..];
+        let nums: Vec<u64> = rest
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|s| !s.is_empty())
+            .take(2)
+            .map(|s| s.parse().unwrap())
+            .collect();
+        (nums[0], nums[1])
+    };
+    let (total, matched) = counts("row_groups_pruned_statistics=");
+    assert!(total >= 10 && matched == 1, "{total} -> {matched}: {plan}");
+    let (pages, kept) = counts("page_index_rows_pruned=");
+    assert!(kept <= pages, "{plan}");
+
+    let before = q.cache_stats();
+    let first = pretty(&q, sql).await;
+    assert!(
+        first.contains("| 100 | 7099.0 |") || first.contains("| 100 | 7099 |"),
+        "{first}"
+    );
+    let mid = q.cache_stats();
+    let second = pretty(&q, sql).await;
+    let after = q.cache_stats();
+    assert_eq!(first, second);
+    assert!(
+        after.metadata_hits > mid.metadata_hits,
+        "{mid:?} -> {after:?}"
+    );
+    assert!(after.chunk_hits > mid.chunk_hits, "{mid:?} -> {after:?}");
+    assert!(mid.chunk_misses >= before.chunk_misses);
+    assert!(after.chunk_bytes > 0 && after.chunk_bytes <= after.chunk_capacity_bytes);
+}

@@ -2,7 +2,9 @@
 //!
 //! - [`routes`]: every route path in one place;
 //! - `handlers/write.rs`: InfluxDB v1/v2/v3 and Arc MessagePack writes;
-//! - `handlers/query.rs`: SQL queries;
+//! - `handlers/query.rs`: SQL queries (InfluxDB v3);
+//! - `handlers/arc_query.rs`: Arc's SQL queries (JSON, CSV, Arrow IPC);
+//! - `handlers/stream.rs`: streaming a result, cancelled when the client goes;
 //! - `handlers/health.rs`: health, ping and Prometheus metrics;
 //! - [`error`]: the JSON error shape every route answers with.
 //!

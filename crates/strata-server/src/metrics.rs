@@ -2,9 +2,11 @@
 //!
 //! Counters are keyed by (endpoint, status) in a sharded map of atomics: a request
 //! touches one shard once, and concurrent writers to different keys never meet.
+//! Running queries are a gauge held by a guard ([`RunningQuery`]).
 
 use dashmap::DashMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Default)]
@@ -18,9 +20,29 @@ struct Counts {
 pub(crate) struct Metrics {
     by_status: DashMap<(&'static str, u16), Counts>,
     received: DashMap<&'static str, AtomicU64>,
+    queries_running: AtomicU64,
+}
+
+/// One running query, counted by `strata_queries_running` until dropped. A
+/// query's guard lives as long as its response body, so the gauge falls when
+/// the last byte is sent or when the client goes away (dropping the body
+/// cancels the query).
+#[derive(Debug)]
+pub(crate) struct RunningQuery(Arc<Metrics>);
+
+impl Drop for RunningQuery {
+    fn drop(&mut self) {
+        self.0.queries_running.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Metrics {
+    /// Counts a query as running until the returned guard is dropped.
+    pub(crate) fn query_started(self: &Arc<Self>) -> RunningQuery {
+        self.queries_running.fetch_add(1, Ordering::Relaxed);
+        RunningQuery(Arc::clone(self))
+    }
+
     /// Counts one request to `endpoint` that answered `status` and wrote `rows`.
     pub(crate) fn record(&self, endpoint: &'static str, status: u16, rows: u64) {
         let key = (endpoint, status);
@@ -95,6 +117,13 @@ impl Metrics {
                 "strata_http_received_bytes_total{{endpoint=\"{ep}\"}} {b}"
             );
         }
+        metric(
+            &mut out,
+            "strata_queries_running",
+            "gauge",
+            "Queries planning, running or sending their result.",
+            self.queries_running.load(Ordering::Relaxed),
+        );
         out.push_str("# HELP strata_buffer_rows Rows held in the write buffer, by database.\n");
         out.push_str("# TYPE strata_buffer_rows gauge\n");
         for (db, r, _) in databases {
@@ -231,4 +260,61 @@ fn escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
+}
+
+/// Hit and miss counters of the query caches (Parquet metadata, byte ranges).
+pub(crate) fn render_query_caches(out: &mut String, c: &strata_query::CacheStats) {
+    let rows: [(&str, &str, &str, u64); 8] = [
+        (
+            "strata_query_metadata_cache_hits_total",
+            "counter",
+            "Parquet footer/page-index lookups served from the cache.",
+            c.metadata_hits,
+        ),
+        (
+            "strata_query_metadata_cache_misses_total",
+            "counter",
+            "Parquet footer/page-index lookups that read the file.",
+            c.metadata_misses,
+        ),
+        (
+            "strata_query_metadata_cache_entries",
+            "gauge",
+            "Files whose Parquet metadata is cached.",
+            c.metadata_entries,
+        ),
+        (
+            "strata_query_chunk_cache_hits_total",
+            "counter",
+            "Parquet byte-range reads served from the cache.",
+            c.chunk_hits,
+        ),
+        (
+            "strata_query_chunk_cache_misses_total",
+            "counter",
+            "Parquet byte-range reads that went to the object store.",
+            c.chunk_misses,
+        ),
+        (
+            "strata_query_chunk_cache_entries",
+            "gauge",
+            "Byte ranges held by the chunk cache.",
+            c.chunk_entries,
+        ),
+        (
+            "strata_query_chunk_cache_bytes",
+            "gauge",
+            "Bytes held by the chunk cache.",
+            c.chunk_bytes,
+        ),
+        (
+            "strata_query_chunk_cache_capacity_bytes",
+            "gauge",
+            "Budget of the chunk cache (--query-chunk-cache).",
+            c.chunk_capacity_bytes,
+        ),
+    ];
+    for (name, kind, help, value) in rows {
+        metric(out, name, kind, help, value);
+    }
 }

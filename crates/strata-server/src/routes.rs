@@ -1,6 +1,6 @@
 //! Every route path of the API, in one place.
 
-use crate::handlers::{health, query, write};
+use crate::handlers::{arc_query, health, query, write};
 use crate::state::AppState;
 use axum::Router;
 use axum::routing::{get, post};
@@ -17,6 +17,10 @@ pub const WRITE_MSGPACK: &str = "/api/v1/write/msgpack";
 pub const WRITE_ARC_LP: &str = "/api/v1/write/line-protocol";
 /// InfluxDB v3 SQL query.
 pub const QUERY_SQL: &str = "/api/v3/query_sql";
+/// Arc SQL query, JSON (or CSV) answer.
+pub const QUERY_ARC: &str = "/api/v1/query";
+/// Arc SQL query, Arrow IPC stream answer.
+pub const QUERY_ARC_ARROW: &str = "/api/v1/query/arrow";
 /// Health check (JSON).
 pub const HEALTH: &str = "/health";
 /// InfluxDB-compatible ping (204).
@@ -32,6 +36,8 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(WRITE_MSGPACK, post(write::msgpack))
         .route(WRITE_ARC_LP, post(write::arc_line_protocol))
         .route(QUERY_SQL, get(query::sql).post(query::sql))
+        .route(QUERY_ARC, post(arc_query::json))
+        .route(QUERY_ARC_ARROW, post(arc_query::arrow))
         .route(HEALTH, get(health::health))
         .route(PING, get(health::ping).head(health::ping))
         .route(METRICS, get(health::metrics))

@@ -38,6 +38,8 @@ pub struct ServerArgs {
     pub limits: HttpLimits,
     /// Per-query limits.
     pub query_limits: strata_query::QueryLimits,
+    /// Budgets of the caches shared by all queries.
+    pub query_caches: strata_query::CacheConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -52,7 +54,11 @@ pub(crate) struct AppState {
 impl AppState {
     pub(crate) fn new(args: ServerArgs) -> Self {
         Self {
-            query: QueryExecutor::with_limits(Arc::clone(&args.engine), args.query_limits),
+            query: QueryExecutor::with_config(
+                Arc::clone(&args.engine),
+                args.query_limits,
+                args.query_caches,
+            ),
             engine: args.engine,
             metrics: Arc::new(Metrics::default()),
             limits: args.limits,

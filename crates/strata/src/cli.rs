@@ -158,6 +158,17 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "STRATA_QUERY_MAX_ROWS", value_name = "N")]
     pub(crate) query_max_rows: Option<u64>,
 
+    /// Memory for cached Parquet footers and page indexes, shared by all
+    /// queries; 0 disables it [default: 64MiB].
+    #[arg(long, env = "STRATA_QUERY_METADATA_CACHE", value_name = "SIZE")]
+    pub(crate) query_metadata_cache: Option<String>,
+
+    /// Memory for recently read Parquet byte ranges (column chunks and pages),
+    /// shared by all queries; repeated queries then skip the disk or object
+    /// store; 0 disables it [default: 256MiB].
+    #[arg(long, env = "STRATA_QUERY_CHUNK_CACHE", value_name = "SIZE")]
+    pub(crate) query_chunk_cache: Option<String>,
+
     /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `strata=debug`
     /// [default: info].
     #[arg(long, env = "STRATA_LOG", value_name = "FILTER")]
@@ -242,6 +253,32 @@ pub(crate) enum BenchCommand {
     /// exits non-zero, as it does when no request succeeded. Ctrl-C stops sending
     /// early and still prints the summary.
     Write(Box<BenchWriteArgs>),
+    /// Measure queries: the TSBS devops query set against a running Strata.
+    ///
+    /// Runs each query type in turn (--query-type, default all of them, in the
+    /// order listed below) over the `cpu` table that `strata bench write
+    /// --workload tsbs-cpu` loads: --clients clients, each with one query in
+    /// flight on its own keep-alive HTTP/1.1 connection, send
+    /// `POST /api/v3/query_sql` with a JSON body {"db", "q", "format"} for
+    /// --duration or --queries per type, whichever ends first.
+    ///
+    /// The queries are those of TSBS (`tsbs_generate_queries --use-case devops`,
+    /// TimescaleDB's SQL), with hosts `host_<n>` and time windows drawn from
+    /// --seed within the data: its first and last timestamps and host
+    /// count come from one `SELECT min(time), max(time), count(DISTINCT
+    /// hostname) FROM cpu` before the run, unless --start, --end and --hosts are
+    /// all given. Query k of a type is the same for the same seed and data range,
+    /// whatever --clients or --duration, so --print-queries shows exactly what a
+    /// run with --queries sends (scripts/bench_duckdb.py replays it on DuckDB).
+    ///
+    /// Latency is from sending a query to receiving the whole answer. Rows are
+    /// counted from each answer after its latency is taken. Non-2xx answers and
+    /// transport failures count as errors; the first answer of each kind is
+    /// printed. A type that returns no rows at all is flagged, since every query
+    /// here should find rows in the generated data. The command exits non-zero
+    /// when no query of some type succeeded. Ctrl-C stops early and still prints
+    /// the summary.
+    Query(Box<BenchQueryArgs>),
 }
 
 /// The server `strata bench write` writes to; decides the endpoint.
@@ -377,6 +414,168 @@ pub(crate) struct BenchWriteArgs {
     /// Skip the row count check after a Strata run.
     #[arg(long)]
     pub(crate) no_verify: bool,
+}
+
+/// A query of `strata bench query`: TSBS devops, as TimescaleDB runs it. Hosts
+/// are drawn at random without repeats; windows start at a random whole second
+/// and lie within the data (all of it when it is shorter than the window).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Hash)]
+pub(crate) enum BenchQueryType {
+    /// Max of 1 metric per minute, 1 host, 1 hour.
+    #[value(name = "single-groupby-1-1-1")]
+    SingleGroupby1_1_1,
+    /// Max of 1 metric per minute, 1 host, 12 hours.
+    #[value(name = "single-groupby-1-1-12")]
+    SingleGroupby1_1_12,
+    /// Max of 1 metric per minute, 8 hosts, 1 hour.
+    #[value(name = "single-groupby-1-8-1")]
+    SingleGroupby1_8_1,
+    /// Max of 5 metrics per minute, 1 host, 1 hour.
+    #[value(name = "single-groupby-5-1-1")]
+    SingleGroupby5_1_1,
+    /// Max of 5 metrics per minute, 1 host, 12 hours.
+    #[value(name = "single-groupby-5-1-12")]
+    SingleGroupby5_1_12,
+    /// Max of 5 metrics per minute, 8 hosts, 1 hour.
+    #[value(name = "single-groupby-5-8-1")]
+    SingleGroupby5_8_1,
+    /// Max of all 10 metrics per hour, 1 host, 8 hours.
+    #[value(name = "cpu-max-all-1")]
+    CpuMaxAll1,
+    /// Max of all 10 metrics per hour, 8 hosts, 8 hours.
+    #[value(name = "cpu-max-all-8")]
+    CpuMaxAll8,
+    /// Mean of 1 metric per hour and host, all hosts, 24 hours.
+    #[value(name = "double-groupby-1")]
+    DoubleGroupby1,
+    /// Mean of 5 metrics per hour and host, all hosts, 24 hours.
+    #[value(name = "double-groupby-5")]
+    DoubleGroupby5,
+    /// Mean of all 10 metrics per hour and host, all hosts, 24 hours.
+    #[value(name = "double-groupby-all")]
+    DoubleGroupbyAll,
+    /// Rows with usage_user > 90, 1 host, 24 hours.
+    #[value(name = "high-cpu-1")]
+    HighCpu1,
+    /// Rows with usage_user > 90, all hosts, 24 hours.
+    #[value(name = "high-cpu-all")]
+    HighCpuAll,
+    /// The last row of every host (DISTINCT ON), over all the data.
+    Lastpoint,
+    /// Max of 1 metric for the last 5 minutes before a random time (ORDER BY
+    /// minute DESC LIMIT 5), all hosts.
+    GroupbyOrderbyLimit,
+    /// Every column of 1 host over the last hour of the data (not in TSBS).
+    Point,
+}
+
+/// The answer format `strata bench query` asks for (the query API's `format`).
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
+pub(crate) enum BenchResultFormat {
+    /// One JSON array of objects (rows counted by parsing it).
+    #[default]
+    Json,
+    /// One JSON object per line.
+    Jsonl,
+    /// CSV with a header line.
+    Csv,
+    /// A Parquet file (rows from its footer).
+    Parquet,
+    /// The server's plain-text table.
+    Pretty,
+}
+
+/// Options of `strata bench query`.
+#[derive(Debug, Args)]
+pub(crate) struct BenchQueryArgs {
+    /// Server URL (Strata).
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8181")]
+    pub(crate) url: String,
+
+    /// Database holding the `cpu` table, e.g. the one `strata bench write --db`
+    /// loaded.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) db: String,
+
+    /// Query types to run, repeated or comma-separated [default: all, in the
+    /// order listed].
+    #[arg(
+        long = "query-type",
+        value_name = "TYPE",
+        value_enum,
+        value_delimiter = ','
+    )]
+    pub(crate) query_types: Vec<BenchQueryType>,
+
+    /// Concurrent clients, each with one query in flight (HTTP/1.1 keep-alive).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) clients: u32,
+
+    /// How long to run each query type, e.g. 30s [default: 10s, unless
+    /// --queries is given]. With both, a type stops at whichever comes first.
+    #[arg(long, value_name = "DURATION", value_parser = parse_run_duration)]
+    pub(crate) duration: Option<Duration>,
+
+    /// Queries to send per type (with --print-queries: to print per type,
+    /// default 100).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) queries: Option<u64>,
+
+    /// Seed of the random hosts and time windows.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    pub(crate) seed: u64,
+
+    /// Answer format requested from the server.
+    #[arg(long, value_enum, default_value_t)]
+    pub(crate) format: BenchResultFormat,
+
+    /// First timestamp of the data, RFC 3339 (e.g. 2016-01-01T00:00:00Z)
+    /// [default: min(time) of cpu].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) start: Option<i64>,
+
+    /// Last timestamp of the data, RFC 3339 [default: max(time) of cpu].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub(crate) end: Option<i64>,
+
+    /// Hosts in the data, named host_0 .. host_<N-1> [default: count(DISTINCT
+    /// hostname) of cpu].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) hosts: Option<u64>,
+
+    /// Give up on a query after this long (counted as a `timeout` error).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::size::parse_duration)]
+    pub(crate) timeout: Duration,
+
+    /// Print the summary as one JSON object on stdout (progress still goes to
+    /// stderr).
+    #[arg(long)]
+    pub(crate) json: bool,
+
+    /// Send nothing: print the queries a run with --queries would send, one
+    /// JSON object per line {"type", "n", "sql"}, and exit. Needs the server
+    /// only to find the data range (not at all with --start, --end and
+    /// --hosts).
+    #[arg(long)]
+    pub(crate) print_queries: bool,
+}
+
+/// A duration above zero.
+fn parse_run_duration(s: &str) -> Result<Duration, String> {
+    match crate::size::parse_duration(s)? {
+        d if d.is_zero() => Err(format!("invalid duration {s:?}; it must be above zero")),
+        d => Ok(d),
+    }
+}
+
+/// An RFC 3339 timestamp as nanoseconds since the epoch.
+fn parse_time(s: &str) -> Result<i64, String> {
+    chrono::DateTime::parse_from_rfc3339(s.trim())
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| {
+            format!("invalid time {s:?}; expected RFC 3339 such as 2016-01-01T00:00:00Z")
+        })
 }
 
 fn parse_rate(s: &str) -> Result<f64, String> {

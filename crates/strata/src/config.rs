@@ -6,7 +6,7 @@ use crate::size::parse_size;
 use serde::Deserialize;
 use std::path::PathBuf;
 use std::time::Duration;
-use strata_query::QueryLimits;
+use strata_query::{CacheConfig, QueryLimits};
 use strata_server::HttpLimits;
 use strata_storage::catalog::CatalogLimits;
 use strata_storage::objects::{ObjectStoreConfig, S3Config};
@@ -79,6 +79,8 @@ struct FileConfig {
     query_memory_limit: Option<FileSize>,
     query_timeout: Option<String>,
     query_max_rows: Option<u64>,
+    query_metadata_cache: Option<FileSize>,
+    query_chunk_cache: Option<FileSize>,
     log: Option<String>,
 }
 
@@ -93,6 +95,7 @@ pub(crate) struct ServeConfig {
     pub(crate) persist: PersistConfig,
     pub(crate) objects: ObjectStoreConfig,
     pub(crate) query_limits: QueryLimits,
+    pub(crate) query_caches: CacheConfig,
     pub(crate) log: String,
 }
 
@@ -281,9 +284,23 @@ impl ServeConfig {
                 qd.max_rows as usize,
             )? as u64,
         };
+        let cd = CacheConfig::default();
+        let query_caches = CacheConfig {
+            metadata_bytes: size(
+                "--query-metadata-cache",
+                text(args.query_metadata_cache, file.query_metadata_cache),
+                cd.metadata_bytes,
+            )?,
+            chunk_bytes: size(
+                "--query-chunk-cache",
+                text(args.query_chunk_cache, file.query_chunk_cache),
+                cd.chunk_bytes,
+            )?,
+        };
         Ok(Self {
             data_dir,
             query_limits,
+            query_caches,
             wal,
             persist,
             objects,

@@ -54,6 +54,7 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn Error>> {
             engine: Arc::clone(&engine),
             limits: config.http_limits,
             query_limits: config.query_limits,
+            query_caches: config.query_caches,
         },
         shutdown,
     )

@@ -31,6 +31,7 @@ pub(crate) async fn ping() -> Response {
 pub(crate) async fn metrics(State(s): State<AppState>) -> Response {
     let mut text = s.metrics.render(&s.engine.database_stats());
     crate::metrics::render_engine(&mut text, &s.engine);
+    crate::metrics::render_query_caches(&mut text, &s.query.cache_stats());
     let mut r = text.into_response();
     r.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,7 +1,9 @@
 //! One handler module per API family.
 
+pub(crate) mod arc_query;
 pub(crate) mod health;
 pub(crate) mod query;
+mod stream;
 pub(crate) mod write;
 
 use std::collections::HashMap;

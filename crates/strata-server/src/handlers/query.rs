@@ -11,14 +11,16 @@
 //!   into the plan by `strata-query`, never spliced into the SQL.
 //!
 //! JSON, JSON Lines and CSV stream: each record batch is encoded and sent as it is
-//! produced, so memory stays bounded by a batch, not by the result. Planning
-//! errors and an error in the first batch answer 400 with the JSON error shape; a
-//! failure after the first bytes were sent ends the response early (the status
-//! line is already gone). Parquet and pretty are encoded whole before the answer
-//! (the Parquet footer, the table's column widths), up to
-//! [`DEFAULT_BUFFER_LIMIT`] bytes; beyond it the answer is a 400 naming the limit.
+//! produced, so memory stays bounded by a batch, not by the result (see
+//! `stream.rs`). Planning errors and an error in the first batch answer 400 with
+//! the JSON error shape; a failure after the first bytes were sent ends the
+//! response early (the status line is already gone). Parquet and pretty are
+//! encoded whole before the answer (the Parquet footer, the table's column
+//! widths), up to [`DEFAULT_BUFFER_LIMIT`] bytes; beyond it the answer is a 400
+//! naming the limit.
 
 use super::Params;
+use super::stream::{self, encode_error};
 use crate::error::ApiError;
 use crate::routes;
 use crate::state::AppState;
@@ -28,10 +30,9 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use serde::Deserialize;
+use std::sync::Arc;
 use strata_query::QueryParams;
-use strata_query::format::{
-    BufferedEncoder, DEFAULT_BUFFER_LIMIT, EncodeError, Encoder, Format, MEDIA_TYPES,
-};
+use strata_query::format::{BufferedEncoder, DEFAULT_BUFFER_LIMIT, Encoder, Format, MEDIA_TYPES};
 
 #[derive(Debug, Default, Deserialize)]
 struct QueryBody {
@@ -116,13 +117,6 @@ fn placeholder_hint(e: ApiError) -> ApiError {
     }
 }
 
-fn encode_error(e: EncodeError) -> ApiError {
-    match e {
-        EncodeError::TooLarge { .. } => ApiError::BadRequest(e.to_string()),
-        _ => ApiError::Internal(e.to_string()),
-    }
-}
-
 fn request(
     method: &Method,
     p: Params,
@@ -196,6 +190,7 @@ async fn run(
     body: &[u8],
 ) -> Result<Response, ApiError> {
     let req = request(method, p, headers, body)?;
+    let running = s.metrics.query_started();
     let mut q = s
         .query
         .sql_with_params(&req.db, &req.q, req.params.map(Into::into))
@@ -214,49 +209,9 @@ async fn run(
             req.format,
         ));
     }
-    // Wait for the first batch so that early execution errors still get a status.
-    let first = match q.stream.next().await {
-        Some(Ok(b)) => Some(b),
-        Some(Err(e)) => return Err(strata_query::QueryError::from(e).into()),
-        None => None,
-    };
-    let mut encoder = Encoder::new(req.format, q.schema);
-    let mut head = encoder.begin();
-    if let Some(b) = &first {
-        head.push_str(
-            &encoder
-                .batch(b)
-                .map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-    }
-    let rest = futures::stream::unfold(
-        (q.stream, encoder, false),
-        |(mut stream, mut enc, done)| async move {
-            if done {
-                return None;
-            }
-            match stream.next().await {
-                Some(Ok(b)) => {
-                    let chunk = enc.batch(&b).map_err(std::io::Error::other);
-                    Some((chunk.map(Bytes::from), (stream, enc, false)))
-                }
-                Some(Err(e)) => {
-                    tracing::warn!(error = %e, "query failed after the response started");
-                    Some((Err(std::io::Error::other(e)), (stream, enc, true)))
-                }
-                None => {
-                    let tail = enc.end();
-                    Some((Ok(Bytes::from(tail)), (stream, enc, true)))
-                }
-            }
-        },
-    );
-    let body = futures::stream::once(async move { Ok::<_, std::io::Error>(Bytes::from(head)) })
-        .chain(rest);
-    Ok(with_content_type(
-        Response::new(Body::from_stream(body)),
-        req.format,
-    ))
+    let encoder = Encoder::new(req.format, Arc::clone(&q.schema));
+    let body = stream::body(q, encoder, running).await?;
+    Ok(with_content_type(Response::new(body), req.format))
 }
 
 fn with_content_type(mut resp: Response, format: Format) -> Response {

@@ -139,7 +139,7 @@ pub(crate) async fn v3(
 const ARC_DATABASE_HEADER: &str = "x-arc-database";
 
 /// The database named by Arc's header, `default` when absent.
-fn arc_database(h: &HeaderMap) -> Result<String, ApiError> {
+pub(super) fn arc_database(h: &HeaderMap) -> Result<String, ApiError> {
     match h.get(ARC_DATABASE_HEADER) {
         None => Ok("default".to_owned()),
         Some(v) => v.to_str().map(|s| s.trim().to_owned()).map_err(|_| {

@@ -527,9 +527,9 @@ fn stat(v: &std::sync::atomic::AtomicU64) -> u64 {
 }
 
 /// Checks that a file's rows are sorted by the tag columns (schema order,
-/// nulls first) and then time.
+/// nulls last) and then time.
 fn assert_sorted(path: &str, batches: &[RecordBatch]) {
-    let mut prev: Option<(Vec<Option<String>>, i64)> = None;
+    let mut prev: Option<(Vec<(bool, String)>, i64)> = None;
     for b in batches {
         let tags: Vec<_> = b
             .schema()
@@ -545,9 +545,20 @@ fn assert_sorted(path: &str, batches: &[RecordBatch]) {
             .unwrap()
             .as_primitive::<TimestampNanosecondType>();
         for i in 0..b.num_rows() {
-            let key: Vec<Option<String>> = tags
+            // (is null, value): a NULL tag sorts after every value.
+            let key: Vec<(bool, String)> = tags
                 .iter()
-                .map(|c| (!c.is_null(i)).then(|| c.as_string::<i32>().value(i).to_owned()))
+                .map(|c| {
+                    let v = c.as_string::<i32>();
+                    (
+                        c.is_null(i),
+                        if c.is_null(i) {
+                            String::new()
+                        } else {
+                            v.value(i).to_owned()
+                        },
+                    )
+                })
                 .collect();
             let cur = (key, time.value(i));
             if let Some(p) = &prev {

@@ -1,7 +1,8 @@
 //! Buffered batches -> sorted, time-partitioned, zstd Parquet files.
 //!
 //! Sort order inside a file: series (the tag columns in table-schema order,
-//! nulls first) then time. Sorting by series id would be cheaper but series ids
+//! nulls last, which is SQL's `ASC` so that `ORDER BY` on tags and time needs no
+//! re-sort) then time. Sorting by series id would be cheaper but series ids
 //! follow arrival order, not tag values, and tag min/max pruning needs value order.
 //! The cost stays low anyway: only one representative row per distinct series is
 //! compared by tag values (arrow's row format); rows are then ordered by a packed
@@ -101,14 +102,14 @@ fn writer_props(
         .map(|&i| SortingColumn {
             column_idx: i as i32,
             descending: false,
-            nulls_first: true,
+            nulls_first: false,
         })
         .collect();
     if let Ok(t) = schema.index_of(TIME_COLUMN) {
         sorting.push(SortingColumn {
             column_idx: t as i32,
             descending: false,
-            nulls_first: true,
+            nulls_first: false,
         });
     }
     Ok(b.set_sorting_columns(Some(sorting)).build())
@@ -153,7 +154,15 @@ fn series_ranks(
         .collect::<Result<_, _>>()?;
     let fields = cols
         .iter()
-        .map(|c| SortField::new(c.data_type().clone()))
+        .map(|c| {
+            SortField::new_with_options(
+                c.data_type().clone(),
+                arrow::compute::SortOptions {
+                    descending: false,
+                    nulls_first: false,
+                },
+            )
+        })
         .collect();
     let conv = RowConverter::new(fields)?;
     let rows = conv.convert_columns(&cols)?;

@@ -1,32 +1,53 @@
-//! Live progress of `strata bench write` on stderr: a progress bar with the
-//! current rows/s when stderr is a terminal, otherwise one line every 5 s.
+//! Live progress of `strata bench write` and `strata bench query` on stderr: a
+//! progress bar with the current rate (rows/s, queries/s) when stderr is a
+//! terminal, otherwise one line every 5 s.
 
 use super::report::thousands;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::collections::VecDeque;
 use std::io::IsTerminal as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+use tokio::sync::Notify;
 
 /// Counters the connections bump after every answer.
 #[derive(Debug, Default)]
 pub(crate) struct Live {
-    pub(crate) rows: AtomicU64,
+    /// What the run counts ([`Label::unit`]): acknowledged rows, answered queries.
+    pub(crate) done: AtomicU64,
     pub(crate) errors: AtomicU64,
-    /// Set when the run is over; the reporter then stops.
-    pub(crate) done: AtomicBool,
+    /// Notified once when the run is over ([`Live::finish`]).
+    over: Notify,
 }
 
-/// How far along the run is: by rows (`--rows`) or by time (`--duration`).
+impl Live {
+    /// The run is over: the reporter clears its bar and returns at once.
+    pub(crate) fn finish(&self) {
+        // Stores a permit if the reporter is not waiting yet.
+        self.over.notify_one();
+    }
+}
+
+/// How far along the run is: by count (`--rows`, `--queries`) or by time
+/// (`--duration`).
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Goal {
-    Rows(u64),
+    Count(u64),
     Time(Duration),
 }
 
-/// Reports until `live.done`; clears the bar at the end.
-pub(crate) async fn report(live: Arc<Live>, start: Instant, goal: Goal) {
+/// What the progress line says.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Label {
+    /// Shown first (e.g. the query type); may be empty.
+    pub(crate) prefix: &'static str,
+    /// What [`Live::done`] counts, plural: "rows", "queries".
+    pub(crate) unit: &'static str,
+}
+
+/// Reports until [`Live::finish`]; clears the bar at the end.
+pub(crate) async fn report(live: Arc<Live>, start: Instant, goal: Goal, label: Label) {
     let tty = std::io::stderr().is_terminal();
     let tick = if tty {
         Duration::from_millis(250)
@@ -35,7 +56,7 @@ pub(crate) async fn report(live: Arc<Live>, start: Instant, goal: Goal) {
     };
     let bar = tty.then(|| {
         let len = match goal {
-            Goal::Rows(n) => n,
+            Goal::Count(n) => n,
             Goal::Time(d) => d.as_millis() as u64,
         };
         let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
@@ -50,12 +71,12 @@ pub(crate) async fn report(live: Arc<Live>, start: Instant, goal: Goal) {
     let mut interval = tokio::time::interval(tick);
     interval.tick().await;
     loop {
-        interval.tick().await;
-        if live.done.load(Ordering::Relaxed) {
-            break;
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = live.over.notified() => break,
         }
         let now = Instant::now();
-        let rows = live.rows.load(Ordering::Relaxed);
+        let rows = live.done.load(Ordering::Relaxed);
         let errors = live.errors.load(Ordering::Relaxed);
         window.push_back((now, rows));
         while window.len() > 2 && now.duration_since(window[0].0) > Duration::from_secs(2) {
@@ -69,8 +90,14 @@ pub(crate) async fn report(live: Arc<Live>, start: Instant, goal: Goal) {
             0.0
         };
         let elapsed = now.duration_since(start);
+        let prefix = if label.prefix.is_empty() {
+            String::new()
+        } else {
+            format!("{}  ", label.prefix)
+        };
+        let unit = label.unit;
         let msg = format!(
-            "{:.1} s  {} rows  {} rows/s  {} errors",
+            "{prefix}{:.1} s  {} {unit}  {} {unit}/s  {} errors",
             elapsed.as_secs_f64(),
             thousands(rows),
             thousands(rate.round() as u64),
@@ -79,7 +106,7 @@ pub(crate) async fn report(live: Arc<Live>, start: Instant, goal: Goal) {
         match &bar {
             Some(bar) => {
                 bar.set_position(match goal {
-                    Goal::Rows(_) => rows,
+                    Goal::Count(_) => rows,
                     Goal::Time(_) => elapsed.as_millis() as u64,
                 });
                 bar.set_message(msg);

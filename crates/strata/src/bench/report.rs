@@ -1,11 +1,26 @@
-//! What `strata bench write` counts while it runs ([`Tally`], one per connection,
-//! merged at the end) and the summary it prints ([`Report`], readable or JSON).
+//! What the load generators count while they run ([`Tally`], one per connection,
+//! merged at the end; `strata bench query` keeps one per query type and uses
+//! `rows` for rows returned) and the summary `strata bench write` prints
+//! ([`Report`], readable or JSON).
 
+use bytes::Bytes;
 use hdrhistogram::Histogram;
+use reqwest::StatusCode;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::time::Duration;
+
+/// A whole answer (status and body), or the transport error that stopped it.
+pub(crate) type Outcome = Result<(StatusCode, Bytes), reqwest::Error>;
+
+/// Sends a request and reads its whole answer, so the caller's latency ends
+/// with the last byte and the connection can be reused.
+pub(crate) async fn exchange(req: reqwest::RequestBuilder) -> Outcome {
+    let resp = req.send().await?;
+    let status = resp.status();
+    Ok((status, resp.bytes().await?))
+}
 
 /// Highest latency the histogram tracks (larger values are clamped): one hour.
 const MAX_LATENCY_US: u64 = 3_600_000_000;
@@ -58,6 +73,30 @@ impl Tally {
         self.latency.saturating_record(us.min(MAX_LATENCY_US));
     }
 
+    /// A failed request: a non-2xx answer (kind: its status; sample: its body) or
+    /// no answer ([`Self::transport_error`]).
+    pub(crate) fn failure(&mut self, outcome: Outcome) {
+        match outcome {
+            Ok((status, body)) => self.error(status.as_u16().to_string(), || {
+                String::from_utf8_lossy(&body).into_owned()
+            }),
+            Err(e) => self.transport_error(&e),
+        }
+    }
+
+    /// A request that got no answer: kind `timeout`, `connect` or `io`, with the
+    /// error and its sources as the sample.
+    pub(crate) fn transport_error(&mut self, e: &reqwest::Error) {
+        let kind = if e.is_timeout() {
+            "timeout"
+        } else if e.is_connect() {
+            "connect"
+        } else {
+            "io"
+        };
+        self.error(kind.to_owned(), || error_chain(e));
+    }
+
     pub(crate) fn error(&mut self, kind: String, sample: impl FnOnce() -> String) {
         *self.errors.entry(kind.clone()).or_default() += 1;
         self.samples.entry(kind).or_insert_with(|| {
@@ -93,10 +132,24 @@ impl Tally {
     }
 }
 
-/// Latency percentiles, milliseconds.
+/// An error and its sources, e.g. "error sending request: connection refused".
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut source = e.source();
+    while let Some(inner) = source {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        source = inner.source();
+    }
+    s
+}
+
+/// Latency percentiles, milliseconds (0 when nothing was recorded).
 #[derive(Debug, Serialize)]
 pub(crate) struct Latency {
+    pub(crate) min: f64,
     pub(crate) p50: f64,
+    pub(crate) p90: f64,
     pub(crate) p95: f64,
     pub(crate) p99: f64,
     pub(crate) p99_9: f64,
@@ -108,7 +161,9 @@ impl Latency {
     pub(crate) fn of(h: &Histogram<u64>) -> Self {
         let ms = |us: u64| us as f64 / 1000.0;
         Self {
+            min: ms(h.min()),
             p50: ms(h.value_at_quantile(0.50)),
+            p90: ms(h.value_at_quantile(0.90)),
             p95: ms(h.value_at_quantile(0.95)),
             p99: ms(h.value_at_quantile(0.99)),
             p99_9: ms(h.value_at_quantile(0.999)),
@@ -186,6 +241,22 @@ pub(crate) struct Report {
     pub(crate) verify: Option<Verify>,
     /// `verify.ok`; null when nothing was checked (not Strata, or --no-verify).
     pub(crate) verified: Option<bool>,
+}
+
+/// One line per kind of error: `    <prefix>    503 x 12: <first answer>`.
+pub(crate) fn write_errors(
+    o: &mut String,
+    prefix: &str,
+    counts: &BTreeMap<String, u64>,
+    samples: &BTreeMap<String, String>,
+) {
+    for (kind, n) in counts {
+        let sample = samples
+            .get(kind)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        let _ = writeln!(o, "    {prefix}{kind:>7} x {}{sample}", thousands(*n));
+    }
 }
 
 /// `1234567` as `1,234,567`.
@@ -286,14 +357,7 @@ impl Report {
             let _ = writeln!(o, "  errors    none");
         } else {
             let _ = writeln!(o, "  errors    {}", thousands(self.errors));
-            for (kind, n) in &self.errors_by_status {
-                let sample = self
-                    .error_samples
-                    .get(kind)
-                    .map(|s| format!(": {s}"))
-                    .unwrap_or_default();
-                let _ = writeln!(o, "    {kind:>7} x {}{sample}", thousands(*n));
-            }
+            write_errors(&mut o, "", &self.errors_by_status, &self.error_samples);
         }
         if let Some(c) = self.client_cpu_cores {
             let _ = writeln!(o, "  generator {c:.2} cores of CPU");

@@ -1,6 +1,8 @@
-//! Where `strata bench write` sends its requests: the write endpoint and headers
-//! of each kind of server, the preparation some need, and Strata's row count.
+//! Where the load generators send their requests: the write endpoint and
+//! headers of each kind of server, the preparation some need, and Strata's SQL
+//! endpoint (queries of `strata bench query`, the row count of `bench write`).
 
+use super::report::error_chain;
 use crate::cli::{BenchFormat, BenchTarget};
 use reqwest::Url;
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderValue};
@@ -155,6 +157,62 @@ pub(crate) enum Count {
     Refused(String),
 }
 
+/// Strata's SQL endpoint at `base`.
+pub(crate) fn query_url(base: &Url) -> Result<Url, String> {
+    join(base, "/api/v3/query_sql")
+}
+
+/// The headers of a query: its body is JSON.
+pub(crate) fn query_headers() -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers
+}
+
+/// The body of a query: `{"db", "q", "format"}`.
+pub(crate) fn query_body(db: &str, sql: &str, format: &str) -> Vec<u8> {
+    serde_json::json!({ "db": db, "q": sql, "format": format })
+        .to_string()
+        .into_bytes()
+}
+
+/// What a Strata server answered to one SQL query.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// The rows, as JSON objects.
+    Rows(Vec<Value>),
+    /// A non-2xx answer: status and body.
+    Refused(String),
+}
+
+/// Runs `sql` on a Strata server with a JSON answer. `Err` when the server
+/// cannot be reached or answers nonsense.
+pub(crate) async fn strata_sql(
+    client: &reqwest::Client,
+    base: &Url,
+    db: &str,
+    sql: &str,
+) -> Result<Answer, String> {
+    let resp = client
+        .post(query_url(base)?)
+        .headers(query_headers())
+        .body(query_body(db, sql, "json"))
+        .send()
+        .await
+        .map_err(|e| format!("cannot reach {base}: {}", error_chain(&e)))?;
+    let status = resp.status();
+    let text = resp
+        .text()
+        .await
+        .map_err(|e| format!("cannot read the answer to {sql:?}: {}", error_chain(&e)))?;
+    if !status.is_success() {
+        return Ok(Answer::Refused(format!("{status}: {}", text.trim())));
+    }
+    serde_json::from_str(&text)
+        .map(Answer::Rows)
+        .map_err(|e| format!("answer to {sql:?} is not a JSON array ({e}): {text}"))
+}
+
 /// `SELECT count(*) FROM <table>` on a Strata server. `Err` when the server
 /// cannot be reached or answers nonsense.
 pub(crate) async fn strata_count(
@@ -163,31 +221,16 @@ pub(crate) async fn strata_count(
     db: &str,
     table: &str,
 ) -> Result<Count, String> {
-    let mut url = join(base, "/api/v3/query_sql")?;
-    url.query_pairs_mut()
-        .append_pair("db", db)
-        .append_pair("q", &format!("SELECT count(*) AS n FROM \"{table}\""))
-        .append_pair("format", "json");
-    let resp = client
-        .get(url)
-        .send()
-        .await
-        .map_err(|e| format!("cannot reach {base}: {e}"))?;
-    let status = resp.status();
-    let text = resp
-        .text()
-        .await
-        .map_err(|e| format!("cannot read the count: {e}"))?;
-    if !status.is_success() {
-        return Ok(Count::Refused(format!("{status}: {}", text.trim())));
-    }
-    let rows: Value = serde_json::from_str(&text)
-        .map_err(|e| format!("count answer is not JSON ({e}): {text}"))?;
-    rows.get(0)
+    let sql = format!("SELECT count(*) AS n FROM \"{table}\"");
+    let rows = match strata_sql(client, base, db, &sql).await? {
+        Answer::Rows(rows) => rows,
+        Answer::Refused(e) => return Ok(Count::Refused(e)),
+    };
+    rows.first()
         .and_then(|r| r.get("n"))
         .and_then(Value::as_u64)
         .map(Count::Rows)
-        .ok_or_else(|| format!("unexpected count answer: {text}"))
+        .ok_or_else(|| format!("unexpected count answer: {rows:?}"))
 }
 
 #[cfg(test)]

@@ -11,8 +11,8 @@
 //! share nothing but the counter and the live totals.
 
 use super::pool::{Compression, Pool, PoolSpec};
-use super::progress::{self, Goal, Live};
-use super::report::{Latency, PoolInfo, Report, Tally, Verify, thousands};
+use super::progress::{self, Goal, Label, Live};
+use super::report::{self, Latency, PoolInfo, Report, Tally, Verify, thousands};
 use super::target::{self, Count, Endpoint};
 use crate::cli::{BenchTarget, BenchWorkload, BenchWriteArgs};
 use std::error::Error;
@@ -27,16 +27,7 @@ const TABLE: &str = strata_bench::tsbs::MEASUREMENT;
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
 pub(crate) fn run(args: BenchWriteArgs) -> Result<(), Box<dyn Error>> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(args.conns as usize)
-        .max(1);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()?;
-    let report = runtime.block_on(bench(&args))?;
+    let report = super::runtime(args.conns)?.block_on(bench(&args))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -162,18 +153,8 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
     };
 
     let live = Arc::new(Live::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let ctrl_c = {
-        let (stop, interrupted) = (Arc::clone(&stop), Arc::clone(&interrupted));
-        tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                interrupted.store(true, Ordering::Relaxed);
-                stop.store(true, Ordering::Relaxed);
-            }
-        })
-    };
-    let cpu_before = cpu_seconds();
+    let stop = super::Stop::on_ctrl_c();
+    let cpu_before = super::cpu_seconds();
     let start = Instant::now();
     let plan = Plan {
         start,
@@ -186,11 +167,19 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         },
     };
     let goal = match (args.rows, duration) {
-        (Some(rows), _) => Goal::Rows(rows),
+        (Some(rows), _) => Goal::Count(rows),
         (None, Some(d)) => Goal::Time(d),
         (None, None) => Goal::Time(DEFAULT_DURATION),
     };
-    let reporter = tokio::spawn(progress::report(Arc::clone(&live), start, goal));
+    let reporter = tokio::spawn(progress::report(
+        Arc::clone(&live),
+        start,
+        goal,
+        Label {
+            prefix: "",
+            unit: "rows",
+        },
+    ));
     let next = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::with_capacity(args.conns as usize);
     for _ in 0..args.conns {
@@ -206,7 +195,7 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
             plan,
             next: Arc::clone(&next),
             live: Arc::clone(&live),
-            stop: Arc::clone(&stop),
+            stop: Arc::clone(&stop.flag),
         })));
     }
     let mut tally = Tally::new();
@@ -217,10 +206,9 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         unsent += missed;
     }
     let elapsed = start.elapsed();
-    let cpu = cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
-    live.done.store(true, Ordering::Relaxed);
+    let cpu = super::cpu_seconds().zip(cpu_before).map(|(a, b)| a - b);
+    live.finish();
     let _ = reporter.await;
-    ctrl_c.abort();
 
     let verify = if verify {
         let expected = before + tally.rows;
@@ -285,7 +273,7 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         error_samples: tally.samples.clone(),
         pool: pool_info,
         client_cpu_cores: cpu.map(|c| c / secs),
-        interrupted: interrupted.load(Ordering::Relaxed),
+        interrupted: stop.interrupted(),
         verified: verify.as_ref().map(|v| v.ok),
         verify,
     })
@@ -344,25 +332,12 @@ async fn connection(c: Connection) -> (Tally, u64) {
         tally.requests += 1;
         tally.rows_sent += req.rows as u64;
         let wire_len = req.body.len() as u64;
-        let result = c
+        let request = c
             .client
             .post(c.endpoint.url.clone())
             .headers(c.endpoint.headers.clone())
-            .body(req.body)
-            .send()
-            .await;
-        let outcome = match result {
-            Ok(resp) => {
-                let status = resp.status();
-                // Read the whole answer: the latency ends there, and the
-                // connection can be reused.
-                match resp.bytes().await {
-                    Ok(body) => Ok((status, body)),
-                    Err(e) => Err(e),
-                }
-            }
-            Err(e) => Err(e),
-        };
+            .body(req.body);
+        let outcome = report::exchange(request).await;
         let latency = sent_at.elapsed();
         match outcome {
             Ok((status, _)) if status.is_success() => {
@@ -374,51 +349,13 @@ async fn connection(c: Connection) -> (Tally, u64) {
                 }
                 tally.wire_bytes += wire_len;
                 tally.raw_bytes += req.raw_len as u64;
-                c.live.rows.fetch_add(req.rows as u64, Ordering::Relaxed);
+                c.live.done.fetch_add(req.rows as u64, Ordering::Relaxed);
             }
-            Ok((status, body)) => {
-                tally.error(status.as_u16().to_string(), || {
-                    String::from_utf8_lossy(&body).into_owned()
-                });
-                c.live.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            Err(e) => {
-                let kind = if e.is_timeout() {
-                    "timeout"
-                } else if e.is_connect() {
-                    "connect"
-                } else {
-                    "io"
-                };
-                tally.error(kind.to_owned(), || error_chain(&e));
+            failed => {
+                tally.failure(failed);
                 c.live.errors.fetch_add(1, Ordering::Relaxed);
             }
         }
     }
     (tally, 0)
-}
-
-/// An error and its sources, e.g. "error sending request: connection refused".
-fn error_chain(e: &dyn Error) -> String {
-    let mut s = e.to_string();
-    let mut source = e.source();
-    while let Some(inner) = source {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        source = inner.source();
-    }
-    s
-}
-
-/// User plus system CPU time of this process, from /proc/self/stat (Linux).
-fn cpu_seconds() -> Option<f64> {
-    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
-    // Fields after the command name, which is in parentheses and may hold spaces:
-    // state is field 3, utime 14 and stime 15.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let mut fields = rest.split_whitespace().skip(11);
-    let utime: u64 = fields.next()?.parse().ok()?;
-    let stime: u64 = fields.next()?.parse().ok()?;
-    // USER_HZ is 100 on every Linux platform Rust targets.
-    Some((utime + stime) as f64 / 100.0)
 }

@@ -1,13 +1,14 @@
-//! `strata bench write` against a real server: the JSON summary and the row
-//! count check.
+//! `strata bench write` and `strata bench query` against a real server: the
+//! JSON summaries, the row count check, every query type, --print-queries.
 
 use crate::harness::Server;
 use serde_json::Value;
 use std::process::Command;
 
-fn bench(args: &[&str]) -> (bool, String, String) {
+/// `strata bench <command> <args>`: success, stdout, stderr.
+fn strata_bench(command: &str, args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_strata"))
-        .args(["bench", "write"])
+        .args(["bench", command])
         .args(args)
         .output()
         .unwrap();
@@ -16,6 +17,14 @@ fn bench(args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+fn bench(args: &[&str]) -> (bool, String, String) {
+    strata_bench("write", args)
+}
+
+fn bench_query(args: &[&str]) -> (bool, String, String) {
+    strata_bench("query", args)
 }
 
 fn summary(out: &str, err: &str) -> Value {
@@ -213,5 +222,328 @@ fn help_describes_every_option() {
             text.contains(opt),
             "bench write --help lacks {opt}:\n{text}"
         );
+    }
+}
+
+/// Every TSBS query type, in the order `bench query` runs them.
+const QUERY_TYPES: [&str; 16] = [
+    "single-groupby-1-1-1",
+    "single-groupby-1-1-12",
+    "single-groupby-1-8-1",
+    "single-groupby-5-1-1",
+    "single-groupby-5-1-12",
+    "single-groupby-5-8-1",
+    "cpu-max-all-1",
+    "cpu-max-all-8",
+    "double-groupby-1",
+    "double-groupby-5",
+    "double-groupby-all",
+    "high-cpu-1",
+    "high-cpu-all",
+    "lastpoint",
+    "groupby-orderby-limit",
+    "point",
+];
+
+/// A server with database `qb`: 10 hosts (the 8-host types need 8), 2,000 rounds
+/// of 10 s (5.6 hours, so the 1-hour windows fit inside the data).
+fn loaded_server() -> Server {
+    let s = Server::start();
+    let (ok, out, err) = bench(&[
+        "--url", &s.base, "--db", "qb", "--hosts", "10", "--rows", "20000", "--batch", "5000",
+    ]);
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    s
+}
+
+/// `bench query --url <s> --db qb <args>`: success, stdout, stderr.
+fn query_qb(s: &Server, args: &[&str]) -> (bool, String, String) {
+    let mut all = vec!["--url", &s.base, "--db", "qb"];
+    all.extend_from_slice(args);
+    bench_query(&all)
+}
+
+/// `bench query --url <s> --db qb --json <args>`, which must succeed: its summary.
+fn query_summary(s: &Server, args: &[&str]) -> Value {
+    let mut all = vec!["--json"];
+    all.extend_from_slice(args);
+    let (ok, out, err) = query_qb(s, &all);
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    summary(&out, &err)
+}
+
+#[test]
+fn query_runs_every_type_without_errors_and_finds_rows() {
+    let s = loaded_server();
+    let j = query_summary(&s, &["--queries", "3", "--clients", "2"]);
+    assert_eq!(j["data"]["hosts"], 10, "{j}");
+    assert_eq!(j["data"]["start"], "2016-01-01T00:00:00Z", "{j}");
+    assert_eq!(j["data"]["end"], "2016-01-01T05:33:10Z", "{j}");
+    assert_eq!(j["data"]["discovered"], true, "{j}");
+    assert_eq!(j["errors"], 0, "{j}");
+    assert_eq!(j["queries"], 48, "{j}");
+    let types = j["types"].as_array().unwrap();
+    let names: Vec<&str> = types.iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert_eq!(names, QUERY_TYPES);
+    for t in types {
+        assert_eq!(t["queries"], 3, "{t}");
+        assert_eq!(t["ok"], 3, "{t}");
+        assert_eq!(t["errors"], 0, "{t}");
+        assert_eq!(t["no_rows"], false, "{t}");
+        assert!(t["rows"].as_u64().unwrap() > 0, "{t}");
+        assert!(t["latency_ms"]["max"].as_f64().unwrap() > 0.0, "{t}");
+        assert!(t["qps"].as_f64().unwrap() > 0.0, "{t}");
+    }
+    // Exact answers where the data decides them: the last row of each of the
+    // 10 hosts; the 5 latest minutes; one host's last hour (361 rounds).
+    let rows = |name: &str| {
+        types.iter().find(|t| t["name"] == name).unwrap()["rows_per_query"]
+            .as_f64()
+            .unwrap()
+    };
+    assert_eq!(rows("lastpoint"), 10.0);
+    assert_eq!(rows("groupby-orderby-limit"), 5.0);
+    assert_eq!(rows("point"), 361.0);
+    // 1 hour per minute: 60 buckets, 61 when the window is not minute-aligned.
+    assert!((60.0..=61.0).contains(&rows("single-groupby-1-1-1")));
+    // The 12-hour (*-12), 8-hour (cpu-max-all) and 24-hour (double-groupby,
+    // high-cpu) windows are longer than the data.
+    let long = ["cpu-max-all", "double-groupby", "high-cpu"];
+    let covered: Vec<&str> = QUERY_TYPES
+        .into_iter()
+        .filter(|t| t.ends_with("-12") || long.iter().any(|l| t.starts_with(l)))
+        .collect();
+    assert_eq!(covered.len(), 9);
+    assert_eq!(j["covered_all_data"], serde_json::json!(covered));
+}
+
+#[test]
+fn query_formats_duration_and_the_readable_summary() {
+    let s = loaded_server();
+    for format in ["jsonl", "csv", "parquet", "pretty"] {
+        let j = query_summary(
+            &s,
+            &[
+                "--queries",
+                "2",
+                "--query-type",
+                "point,lastpoint",
+                "--format",
+                format,
+            ],
+        );
+        assert_eq!(j["format"], format);
+        assert_eq!(j["types"][0]["rows"], 722, "{format}: {j}");
+        assert_eq!(j["types"][1]["rows"], 20, "{format}: {j}");
+    }
+    // --duration, repeated --query-type, the readable summary.
+    let (ok, out, err) = query_qb(
+        &s,
+        &[
+            "--duration",
+            "300ms",
+            "--clients",
+            "1",
+            "--query-type",
+            "high-cpu-1",
+            "--query-type",
+            "groupby-orderby-limit",
+        ],
+    );
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    for part in [
+        "strata bench query: TSBS devops, 1 clients, 0.3 s per type, json answers, seed 42",
+        "data    cpu 2016-01-01T00:00:00Z .. 2016-01-01T05:33:10Z, 10 hosts (from the server)",
+        "p90 ms",
+        "rows/query",
+        "high-cpu-1",
+        "groupby-orderby-limit",
+        "errors    none",
+        "note      the data spans less than the time windows of high-cpu-1",
+    ] {
+        assert!(out.contains(part), "summary lacks {part:?}:\n{out}");
+    }
+    assert!(!out.contains("single-groupby"), "{out}");
+    // Hosts that are not there: every query succeeds and the type is flagged.
+    let (ok, out, err) = query_qb(
+        &s,
+        &[
+            "--queries",
+            "1",
+            "--query-type",
+            "point",
+            "--hosts",
+            "1000000",
+            "--seed",
+            "3",
+        ],
+    );
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("NO ROWS"), "{out}");
+    assert!(out.contains("warning   point returned no rows"), "{out}");
+}
+
+/// `bench query --print-queries` with the data range of [`loaded_server`] given
+/// in full (nothing is asked of a server) and `extra`: its lines.
+fn print_offline(extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "--db",
+        "qb",
+        "--url",
+        "http://127.0.0.1:9",
+        "--start",
+        "2016-01-01T00:00:00Z",
+        "--end",
+        "2016-01-01T05:33:10Z",
+        "--hosts",
+        "10",
+        "--print-queries",
+    ];
+    args.extend_from_slice(extra);
+    let (ok, out, err) = bench_query(&args);
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    json_lines(&out)
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+#[test]
+fn print_queries_are_json_lines_and_what_a_run_sends() {
+    let lines = print_offline(&["--queries", "4"]);
+    assert_eq!(lines.len(), 16 * 4);
+    for (i, l) in lines.iter().enumerate() {
+        assert_eq!(l["type"], QUERY_TYPES[i / 4], "{l}");
+        assert_eq!(l["n"], (i % 4) as u64, "{l}");
+        assert!(l["sql"].as_str().unwrap().contains(" FROM cpu"), "{l}");
+    }
+    // The same seed prints the same queries; another seed others.
+    assert_eq!(print_offline(&["--queries", "4"]), lines);
+    assert_ne!(print_offline(&["--queries", "4", "--seed", "7"]), lines);
+    // Without --queries: 100 per type.
+    assert_eq!(print_offline(&["--query-type", "point"]).len(), 100);
+
+    // Against the server the range comes from the data: the same as given
+    // above. Query 0 of each type is the example a run reports: the same draws.
+    let s = loaded_server();
+    let (ok, out, err) = query_qb(&s, &["--queries", "1", "--print-queries"]);
+    assert!(ok, "{err}");
+    let printed = json_lines(&out);
+    assert_eq!(printed, print_offline(&["--queries", "1"]));
+    let j = query_summary(&s, &["--queries", "1", "--clients", "1"]);
+    let types = j["types"].as_array().unwrap();
+    assert_eq!(printed.len(), types.len());
+    for (line, t) in printed.iter().zip(types) {
+        assert_eq!(line["type"], t["name"]);
+        assert_eq!(line["sql"], t["example"]);
+    }
+}
+
+#[test]
+fn query_bad_options_and_missing_data_fail_clearly() {
+    let (ok, _, err) = bench_query(&["--db", "x", "--query-type", "bogus"]);
+    assert!(!ok);
+    assert!(
+        err.contains("invalid value 'bogus' for '--query-type"),
+        "{err}"
+    );
+    assert!(
+        err.contains("single-groupby-1-1-1"),
+        "lists the types: {err}"
+    );
+    for (args, expected) in [
+        (&["--db", "x", "--format", "xml"][..], "invalid value 'xml'"),
+        (&["--db", "x", "--start", "yesterday"], "expected RFC 3339"),
+        (&["--db", "x", "--clients", "0"], "--clients"),
+        (&["--db", "x", "--duration", "0s"], "must be above zero"),
+        (&["--queries", "1"], "--db"),
+    ] {
+        let (ok, _, err) = bench_query(args);
+        assert!(!ok && err.contains(expected), "{args:?}: {err}");
+    }
+    let (ok, _, err) = bench_query(&["--url", "http://127.0.0.1:9", "--db", "x"]);
+    assert!(!ok);
+    assert!(err.contains("cannot reach http://127.0.0.1:9/"), "{err}");
+    assert!(
+        err.to_lowercase().contains("connect"),
+        "names the cause: {err}"
+    );
+
+    let s = Server::start();
+    let (ok, _, err) = bench_query(&["--url", &s.base, "--db", "none"]);
+    assert!(!ok);
+    assert!(
+        err.contains("cannot find the data range of \"none\".cpu"),
+        "{err}"
+    );
+    assert!(err.contains("not found"), "{err}");
+    // Fewer hosts than a type draws.
+    let (ok, _, err) = bench(&[
+        "--url", &s.base, "--db", "few", "--hosts", "3", "--rows", "30",
+    ]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = bench_query(&["--url", &s.base, "--db", "few"]);
+    assert!(!ok);
+    assert!(
+        err.contains("single-groupby-1-8-1 needs 8 hosts but the data has 3"),
+        "{err}"
+    );
+    // Every query of a type failing (here: timing out): the errors are shown
+    // and the command exits non-zero.
+    let (ok, out, err) = bench_query(&[
+        "--url",
+        &s.base,
+        "--db",
+        "few",
+        "--queries",
+        "2",
+        "--query-type",
+        "lastpoint",
+        "--timeout",
+        "1ms",
+    ]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("lastpoint timeout x 2"), "{out}");
+    assert!(err.contains("no query of lastpoint succeeded"), "{err}");
+}
+
+#[test]
+fn query_help_describes_every_option_and_type() {
+    let out = Command::new(env!("CARGO_BIN_EXE_strata"))
+        .args(["bench", "query", "--help"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    for opt in [
+        "--url",
+        "--db",
+        "--query-type",
+        "--clients",
+        "--duration",
+        "--queries",
+        "--seed",
+        "--format",
+        "--start",
+        "--end",
+        "--hosts",
+        "--timeout",
+        "--json",
+        "--print-queries",
+        "/api/v3/query_sql",
+        "scripts/bench_duckdb.py",
+        "jsonl",
+        "parquet",
+    ] {
+        assert!(
+            text.contains(opt),
+            "bench query --help lacks {opt}:\n{text}"
+        );
+    }
+    for t in QUERY_TYPES {
+        assert!(text.contains(t), "bench query --help lacks {t}:\n{text}");
     }
 }

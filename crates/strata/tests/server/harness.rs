@@ -108,6 +108,24 @@ impl Server {
         (r.status().as_u16(), r.text().unwrap_or_default())
     }
 
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The value of an unlabelled metric of `/metrics`, if it is there.
+    pub(crate) fn metric(&self, name: &str) -> Option<u64> {
+        let text = self
+            .client
+            .get(self.url("/metrics"))
+            .send()
+            .expect("request")
+            .text()
+            .expect("metrics text");
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+    }
+
     /// `SELECT count(*)` of a table.
     pub(crate) fn count(&self, db: &str, table: &str) -> i64 {
         let rows = self.sql(db, &format!("SELECT count(*) AS n FROM \"{table}\""));

@@ -6,6 +6,7 @@
 
 mod harness;
 
+mod arc_query;
 mod bench;
 mod cli;
 mod concurrency;

@@ -27,16 +27,7 @@ fn three_hours() -> String {
 }
 
 fn metric(server: &Server, name: &str) -> u64 {
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or(0)
+    server.metric(name).unwrap_or(0)
 }
 
 fn wait_persisted(server: &Server, rows: u64) {
