@@ -133,11 +133,17 @@ impl QueryExecutor {
     /// A session whose catalog `public` has no schema yet (the caller registers
     /// the databases the query may read).
     fn session(&self) -> Result<(SessionContext, Arc<MemoryCatalogProvider>), QueryError> {
-        let config = SessionConfig::new()
+        let mut config = SessionConfig::new()
             .with_information_schema(true)
             .with_create_default_catalog_and_schema(false)
             .with_default_catalog_and_schema(CATALOG_NAME, SCHEMA_NAME)
             .with_target_partitions(self.target_partitions);
+        // Filters run inside the Parquet decoder: the predicate's columns are
+        // decoded first and the others only for rows that pass (late
+        // materialisation), cheapest filter first.
+        let parquet = &mut config.options_mut().execution.parquet;
+        parquet.pushdown_filters = true;
+        parquet.reorder_filters = true;
         // A runtime per query: its memory pool is that query's memory limit.
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes)))
