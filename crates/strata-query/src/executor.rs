@@ -13,6 +13,7 @@ use crate::cache::{
 use crate::error::QueryError;
 use crate::limits::QueryLimits;
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
+use crate::runtime::QueryRuntime;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::{ParamValues, TableReference};
@@ -51,6 +52,8 @@ pub struct QueryExecutor {
     /// Recently read byte ranges of Parquet files, behind the registered store.
     chunk_cache: Arc<ChunkCache>,
     limits: QueryLimits,
+    /// Where plans execute, apart from the server's request handling.
+    runtime: Arc<QueryRuntime>,
 }
 
 /// A running query.
@@ -92,17 +95,23 @@ fn refused(e: DataFusionError) -> QueryError {
 
 impl QueryExecutor {
     /// An executor over `engine` with the default limits.
-    pub fn new(engine: Arc<Engine>) -> Self {
+    ///
+    /// Fails only if the query runtime's threads cannot be started.
+    pub fn new(engine: Arc<Engine>) -> std::io::Result<Self> {
         Self::with_limits(engine, QueryLimits::default())
     }
 
     /// An executor over `engine` enforcing `limits` on every query.
-    pub fn with_limits(engine: Arc<Engine>, limits: QueryLimits) -> Self {
+    pub fn with_limits(engine: Arc<Engine>, limits: QueryLimits) -> std::io::Result<Self> {
         Self::with_config(engine, limits, CacheConfig::default())
     }
 
     /// An executor over `engine` enforcing `limits`, with cache budgets `caches`.
-    pub fn with_config(engine: Arc<Engine>, limits: QueryLimits, caches: CacheConfig) -> Self {
+    pub fn with_config(
+        engine: Arc<Engine>,
+        limits: QueryLimits,
+        caches: CacheConfig,
+    ) -> std::io::Result<Self> {
         let target_partitions = std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1);
@@ -115,14 +124,15 @@ impl QueryExecutor {
             stores.register_store(url.as_ref(), Arc::new(cached));
         }
         let metadata_cache = Arc::new(CountingMetadataCache::new(caches.metadata_bytes));
-        Self {
+        Ok(Self {
+            runtime: Arc::new(QueryRuntime::new(target_partitions)?),
             engine,
             target_partitions,
             stores,
             metadata_cache,
             chunk_cache,
             limits,
-        }
+        })
     }
 
     /// Hit and miss counters and sizes of the query caches.
@@ -295,7 +305,7 @@ impl QueryExecutor {
         deadline: tokio::time::Instant,
     ) -> Result<QueryStream, QueryError> {
         let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-        let stream = tokio::time::timeout_at(deadline, df.execute_stream())
+        let stream = tokio::time::timeout_at(deadline, self.runtime.execute(df))
             .await
             .map_err(|_| {
                 QueryError::Execution(format!(

@@ -12,6 +12,7 @@ mod limits;
 mod params;
 mod provider;
 mod pruning;
+mod runtime;
 mod scan_info;
 mod time_range;
 

@@ -55,7 +55,7 @@ async fn sql_over_buffer_with_schema_evolution() {
         ],
     );
     write(&engine, &[("a", 3_000_000_000, None)]);
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     let out = pretty(&q, "SELECT host, note, usage, time FROM cpu ORDER BY time").await;
     let expected = "\
 +------+-------+-------+---------------------+
@@ -84,7 +84,7 @@ async fn sql_over_buffer_with_schema_evolution() {
 async fn show_tables_information_schema_and_errors() {
     let engine = Arc::new(Engine::in_memory(CatalogLimits::default()));
     write(&engine, &[("a", 1, Some(1.0))]);
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     let out = pretty(&q, "SHOW TABLES").await;
     assert!(
         out.contains("| public        | iox                | cpu"),
@@ -122,7 +122,7 @@ async fn encoders_render_nulls_and_timestamps() {
             ("b,c", 2_000_000_000, None),
         ],
     );
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     let batches = q
         .collect(
             "db",
@@ -169,7 +169,7 @@ async fn time_bucket_aligns_like_timescale_and_duckdb() {
             ("a", t0 + 192 * h, Some(3.0)),
         ],
     );
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     let out = pretty(
         &q,
         "SELECT time_bucket(INTERVAL '1 hour', time) AS b, count(*) AS n FROM cpu GROUP BY b ORDER BY b",
@@ -198,7 +198,7 @@ async fn time_bucket_aligns_like_timescale_and_duckdb() {
 async fn nothing_escapes_the_read_only_guard() {
     let engine = Engine::in_memory(CatalogLimits::default());
     write(&engine, &[("a", 1, Some(1.0))]);
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     for sql in [
         "COPY (SELECT * FROM cpu) TO '/tmp/strata-escape.csv'",
         "CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '/etc/passwd'",
@@ -235,7 +235,7 @@ async fn limits_name_the_option_that_sets_them() {
         max_rows: 100,
         ..crate::QueryLimits::default()
     };
-    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits);
+    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits).unwrap();
     let err = q.collect("db", "SELECT * FROM cpu").await.unwrap_err();
     assert!(err.to_string().contains("--query-max-rows"), "{err}");
     assert_eq!(
@@ -251,7 +251,7 @@ async fn limits_name_the_option_that_sets_them() {
         memory_bytes: 1024,
         ..crate::QueryLimits::default()
     };
-    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits);
+    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits).unwrap();
     let err = q
         .collect(
             "db",
@@ -349,7 +349,7 @@ async fn persisted_files_are_declared_sorted_and_the_order_is_true() {
     }
     write_tagged(&engine, &later).await;
     engine.persist_all().await;
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
 
     let sql = "SELECT host, region, time, usage FROM cpu ORDER BY host, region, time";
     let plan = plan_text(&q.collect("db", &format!("EXPLAIN {sql}")).await.unwrap());
@@ -398,7 +398,7 @@ async fn row_groups_are_pruned_and_repeated_reads_hit_the_caches() {
     let engine = persisted_engine(dir.path(), 500).await;
     write_tagged(&engine, &scrambled_rows(50, 100, 1_700_000_000_000_000_000)).await;
     engine.persist_all().await;
-    let q = QueryExecutor::new(Arc::clone(&engine));
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     let sql = "SELECT count(*) AS n, max(usage) AS m FROM cpu WHERE host = 'h07'";
     let plan = plan_text(
         &q.collect("db", &format!("EXPLAIN ANALYZE {sql}"))

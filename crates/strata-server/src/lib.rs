@@ -20,12 +20,14 @@ mod state;
 pub use state::{HttpLimits, ServerArgs};
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use std::future::Future;
 use tokio::net::TcpListener;
 
-/// Builds the router for `args`.
-pub fn router(args: ServerArgs) -> Router {
-    routes::build(state::AppState::new(args))
+/// Builds the router for `args`; fails only if the query runtime's threads
+/// cannot be started.
+pub fn router(args: ServerArgs) -> std::io::Result<Router> {
+    Ok(routes::build(state::AppState::new(args)?))
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes in-flight
@@ -35,7 +37,14 @@ pub async fn serve(
     args: ServerArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(args))
+    // Streamed answers go out in several writes; with Nagle's algorithm a
+    // small write waits for the client's delayed ACK (40 ms on Linux).
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    });
+    axum::serve(listener, router(args)?)
         .with_graceful_shutdown(shutdown)
         .await
 }

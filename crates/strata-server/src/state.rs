@@ -52,17 +52,18 @@ pub(crate) struct AppState {
 }
 
 impl AppState {
-    pub(crate) fn new(args: ServerArgs) -> Self {
-        Self {
+    /// Fails only if the query runtime's threads cannot be started.
+    pub(crate) fn new(args: ServerArgs) -> std::io::Result<Self> {
+        Ok(Self {
             query: QueryExecutor::with_config(
                 Arc::clone(&args.engine),
                 args.query_limits,
                 args.query_caches,
-            ),
+            )?,
             engine: args.engine,
             metrics: Arc::new(Metrics::default()),
             limits: args.limits,
             started: std::time::Instant::now(),
-        }
+        })
     }
 }

@@ -1,0 +1,152 @@
+//! Query execution on a tokio runtime of its own.
+//!
+//! DataFusion runs operators as tasks that each compute a whole batch per
+//! poll. On the server's runtime they would occupy its worker threads, and
+//! HTTP connections would wait behind them: writes would slow down, and so would
+//! noticing that a client had gone away (hyper sees the closed socket only when
+//! its connection task is polled). So plans execute here, and their batches
+//! cross to the caller over a small bounded channel.
+//!
+//! Invariant: when the caller drops the stream, the channel closes, the driving
+//! task drops the DataFusion stream, and the query's tasks are cancelled.
+
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::dataframe::DataFrame;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::SendableRecordBatchStream;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use futures::StreamExt;
+use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
+
+/// Batches a query may compute ahead of the reader.
+const AHEAD: usize = 2;
+
+/// A runtime for query execution; shut down without waiting when dropped.
+pub(crate) struct QueryRuntime {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for QueryRuntime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueryRuntime").finish_non_exhaustive()
+    }
+}
+
+impl QueryRuntime {
+    pub(crate) fn new(threads: usize) -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(threads.max(1))
+            .thread_name("strata-query")
+            .enable_all()
+            .build()?;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+
+    /// Starts `df` on this runtime. Errors of starting (for example memory
+    /// for a build side) are returned here; later ones arrive in the stream.
+    pub(crate) async fn execute(&self, df: DataFrame) -> Result<SendableRecordBatchStream> {
+        let Some(runtime) = &self.runtime else {
+            return Err(DataFusionError::Execution(
+                "the query runtime is shut down".into(),
+            ));
+        };
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(AHEAD);
+        let (started_tx, started_rx) = oneshot::channel::<Result<()>>();
+        runtime.spawn(async move {
+            let mut stream = match df.execute_stream().await {
+                Ok(s) => {
+                    let _ = started_tx.send(Ok(()));
+                    s
+                }
+                Err(e) => {
+                    let _ = started_tx.send(Err(e));
+                    return;
+                }
+            };
+            loop {
+                tokio::select! {
+                    biased;
+                    // The reader went away: returning drops `stream`, which cancels.
+                    () = tx.closed() => return,
+                    item = stream.next() => match item {
+                        None => return,
+                        Some(item) => {
+                            let failed = item.is_err();
+                            if tx.send(item).await.is_err() || failed {
+                                return;
+                            }
+                        }
+                    },
+                }
+            }
+        });
+        started_rx.await.map_err(|_| {
+            DataFusionError::Execution("the query runtime stopped before the query started".into())
+        })??;
+        let batches = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
+        Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+    }
+}
+
+impl Drop for QueryRuntime {
+    fn drop(&mut self) {
+        // Dropping a runtime blocks until its tasks end, which tokio forbids
+        // inside another runtime (the server's); running queries are abandoned.
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::SessionContext;
+
+    #[tokio::test]
+    async fn dropping_the_stream_cancels_the_query() {
+        let rt = QueryRuntime::new(1).unwrap();
+        let ctx = SessionContext::new();
+        let df = ctx
+            .sql("SELECT value FROM generate_series(1, 1000000000000)")
+            .await
+            .unwrap();
+        let mut s = rt.execute(df).await.unwrap();
+        assert!(s.next().await.unwrap().unwrap().num_rows() > 0);
+        drop(s);
+        // The driving task ends, so the runtime has nothing left to run.
+        let metrics = rt.runtime.as_ref().unwrap().metrics();
+        for _ in 0..200 {
+            if metrics.num_alive_tasks() == 0 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("{} tasks still alive", metrics.num_alive_tasks());
+    }
+
+    #[tokio::test]
+    async fn results_and_errors_cross_over() {
+        let rt = QueryRuntime::new(1).unwrap();
+        let ctx = SessionContext::new();
+        let df = ctx
+            .sql("SELECT * FROM generate_series(1, 10000)")
+            .await
+            .unwrap();
+        let rows: usize = rt
+            .execute(df)
+            .await
+            .unwrap()
+            .map(|b| b.unwrap().num_rows())
+            .fold(0, |a, n| async move { a + n })
+            .await;
+        assert_eq!(rows, 10000);
+        let df = ctx.sql("SELECT 1 / 0").await.unwrap();
+        let mut s = rt.execute(df).await.unwrap();
+        assert!(s.next().await.unwrap().is_err());
+    }
+}
