@@ -35,7 +35,7 @@ use strata_model::TIME_COLUMN;
 use strata_storage::Engine;
 use strata_storage::buffer::widen;
 use strata_storage::catalog::{DatabaseSchema, TableSchema};
-use strata_storage::manifest::ParquetFile;
+use strata_storage::manifest::{ParquetFile, SortOrder};
 
 /// Tables of one database.
 #[derive(Debug)]
@@ -107,6 +107,16 @@ fn file_ordering(schema: &SchemaRef) -> Option<LexOrdering> {
     LexOrdering::new(exprs)
 }
 
+/// The order to declare for a scan of `files`: [`file_ordering`] when every
+/// file records it, none otherwise.
+fn declared_ordering(schema: &SchemaRef, files: &[Arc<ParquetFile>]) -> Option<LexOrdering> {
+    files
+        .iter()
+        .all(|f| f.sort == Some(SortOrder::TagsNullsLastTime))
+        .then(|| file_ordering(schema))
+        .flatten()
+}
+
 /// Scans committed files with the filters pushed into the Parquet reader for
 /// row-group and page pruning.
 fn parquet_exec(
@@ -145,11 +155,13 @@ fn parquet_exec(
     for (i, f) in files.iter().enumerate() {
         groups[i % n].push(PartitionedFile::new(f.path.clone(), f.size));
     }
-    // Declared unconditionally: DataFusion keeps an ordering only for groups
-    // it can prove sorted (single-file groups here) and drops it otherwise.
+    // DataFusion keeps a declared ordering only for groups it can prove sorted
+    // (single-file groups here) and drops it otherwise. Files of earlier builds
+    // record no order (they sorted NULL tags first): then nothing is declared.
+    let ordering = declared_ordering(schema, &files);
     let config = FileScanConfigBuilder::new(url, Arc::new(source))
         .with_file_groups(groups.into_iter().map(Into::into).collect())
-        .with_output_ordering(file_ordering(schema).into_iter().collect())
+        .with_output_ordering(ordering.into_iter().collect())
         .with_projection_indices(projection.cloned())?
         .with_limit(limit)
         .build();
@@ -245,5 +257,48 @@ impl TableProvider for BufferTable {
         // statistics) and row groups (Parquet statistics); rows inside what is kept
         // still need the filter, so every pushed filter is Inexact.
         Ok(vec![TableProviderFilterPushDown::Inexact; filters.len()])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
+    use strata_model::{DbId, TableId};
+
+    fn file(sort: Option<SortOrder>) -> Arc<ParquetFile> {
+        Arc::new(ParquetFile {
+            path: "f".into(),
+            db: DbId(0),
+            table: TableId(0),
+            min_time: 0,
+            max_time: 0,
+            rows: 1,
+            size: 1,
+            columns: Default::default(),
+            sort,
+        })
+    }
+
+    #[test]
+    fn files_of_earlier_builds_get_no_declared_order() {
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("host", dict, true),
+            Field::new(
+                "time",
+                DataType::Timestamp(TimeUnit::Nanosecond, None),
+                false,
+            ),
+            Field::new("v", DataType::Float64, true),
+        ]));
+        let new = file(Some(SortOrder::TagsNullsLastTime));
+        let order = declared_ordering(&schema, &[Arc::clone(&new), Arc::clone(&new)])
+            .map(|o| o.to_string());
+        assert_eq!(
+            order.as_deref(),
+            Some("host@0 ASC NULLS LAST, time@1 ASC NULLS LAST")
+        );
+        assert!(declared_ordering(&schema, &[new, file(None)]).is_none());
     }
 }

@@ -92,6 +92,20 @@ pub struct ParquetFile {
     pub size: u64,
     /// Min/max per column, by column name.
     pub columns: BTreeMap<String, ColumnStats>,
+    /// How the rows are ordered: [`SortOrder::TagsNullsLastTime`] for files of
+    /// this version; absent (unknown) in files of earlier builds, which sorted
+    /// NULL tags first, so a reader must not assume an order for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<SortOrder>,
+}
+
+/// Row order inside a Parquet file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortOrder {
+    /// By the tag columns in table-schema order (ascending, NULLs last), then
+    /// by time.
+    TagsNullsLastTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

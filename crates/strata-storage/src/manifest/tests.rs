@@ -18,6 +18,7 @@ fn file(path: &str, table: u32) -> ParquetFile {
                 nulls: 0,
             },
         )]),
+        sort: Some(SortOrder::TagsNullsLastTime),
     }
 }
 
@@ -96,4 +97,13 @@ async fn damaged_delta_is_an_error_naming_it() {
         .unwrap();
     let err = Manifest::open(store).await.unwrap_err().to_string();
     assert!(err.contains("00000000000000000001.json"), "{err}");
+}
+
+#[test]
+fn entries_of_earlier_builds_have_no_sort_order() {
+    let mut v = serde_json::to_value(file("a", 1)).unwrap();
+    assert_eq!(v["sort"], "tags_nulls_last_time");
+    v.as_object_mut().unwrap().remove("sort");
+    let old: ParquetFile = serde_json::from_value(v).unwrap();
+    assert_eq!(old.sort, None);
 }

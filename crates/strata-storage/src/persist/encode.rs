@@ -10,7 +10,7 @@
 
 use super::PersistError;
 use crate::buffer::{BufferedBatch, widen};
-use crate::manifest::{ParquetFile, column_stats};
+use crate::manifest::{ParquetFile, SortOrder, column_stats};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::compute::{interleave, interleave_record_batch};
 use arrow::datatypes::{DataType, SchemaRef, TimestampNanosecondType};
@@ -261,6 +261,7 @@ pub fn encode(
                 rows,
                 size: buf.len() as u64,
                 columns: column_stats(schema, &meta),
+                sort: Some(SortOrder::TagsNullsLastTime),
             },
             bytes: Bytes::from(buf),
         });
