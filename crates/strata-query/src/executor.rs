@@ -281,9 +281,20 @@ impl QueryExecutor {
             None => {}
         }
         for name in named {
-            let db = snapshot
-                .database(&name)
-                .ok_or_else(|| QueryError::DatabaseNotFound(name.clone()))?;
+            // SQL folds unquoted names to lower case: `MyDb.cpu` arrives as
+            // `mydb`. A unique case-insensitive match is the database meant.
+            let db = match snapshot.database(&name) {
+                Some(db) => db,
+                None => {
+                    let mut matches = snapshot
+                        .databases()
+                        .filter(|d| d.name().eq_ignore_ascii_case(&name));
+                    match (matches.next(), matches.next()) {
+                        (Some(db), None) => db,
+                        _ => return Err(QueryError::DatabaseNotFound(name.clone())),
+                    }
+                }
+            };
             self.register(&catalog, &name, db)?;
         }
         // The same steps as `SessionContext::sql_with_options`, from the parsed

@@ -24,10 +24,12 @@ pub use buffered::{BufferedEncoder, DEFAULT_BUFFER_LIMIT, EncodeError};
 pub use ipc::IpcStreamEncoder;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
+use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef, TimeUnit};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
@@ -206,8 +208,12 @@ enum Render<'a> {
 }
 
 pub(crate) struct ColumnRenderer<'a> {
-    array: &'a ArrayRef,
+    /// Logical nulls: a `Null`-typed or run-end column has no null buffer of
+    /// its own, and a dictionary's NULL may sit in its values.
+    nulls: Option<NullBuffer>,
     render: Render<'a>,
+    /// Reused for cells that must be escaped after formatting.
+    scratch: RefCell<String>,
 }
 
 /// What a cell is written as.
@@ -256,25 +262,31 @@ impl<'a> ColumnRenderer<'a> {
             }
             _ => Render::Text(ArrayFormatter::try_new(array.as_ref(), opts)?),
         };
-        Ok(Self { array, render })
+        Ok(Self {
+            nulls: array.logical_nulls(),
+            render,
+            scratch: RefCell::new(String::new()),
+        })
     }
 
     /// Appends the cell as a JSON value (`null` for NULL and non-finite floats).
-    pub(crate) fn write_json(&self, row: usize, out: &mut String) {
-        if !self.write(row, out, Style::Json) {
+    pub(crate) fn write_json(&self, row: usize, out: &mut String) -> Result<(), ArrowError> {
+        if !self.write(row, out, Style::Json)? {
             out.push_str("null");
         }
+        Ok(())
     }
 
     /// Appends the cell as a CSV field (empty for NULL).
-    fn write_csv(&self, row: usize, out: &mut String) {
-        self.write(row, out, Style::Csv);
+    fn write_csv(&self, row: usize, out: &mut String) -> Result<(), ArrowError> {
+        self.write(row, out, Style::Csv).map(|_| ())
     }
 
-    /// Writes a non-NULL cell; false (nothing written) for NULL.
-    fn write(&self, row: usize, out: &mut String, style: Style) -> bool {
-        if self.array.is_null(row) {
-            return false;
+    /// Writes a non-NULL cell; false (nothing written) for NULL. A value
+    /// arrow cannot format (an out-of-range date) is an error, never text.
+    fn write(&self, row: usize, out: &mut String, style: Style) -> Result<bool, ArrowError> {
+        if self.nulls.as_ref().is_some_and(|n| n.is_null(row)) {
+            return Ok(false);
         }
         let text = |out: &mut String, s: &str| match style {
             Style::Json => json_escape(out, s),
@@ -298,41 +310,52 @@ impl<'a> ColumnRenderer<'a> {
                 fallback,
             } => {
                 let Some(&key) = keys.get(row) else {
-                    return false;
+                    return Ok(false);
                 };
                 if values.is_null(key) {
-                    return false;
+                    return Ok(false);
                 }
                 match (utf8, fallback) {
                     (Some(v), _) => text(out, v.value(key)),
                     (None, Some(f)) => {
-                        let mut s = String::new();
-                        let _ = write!(s, "{}", f.value(key));
+                        let mut s = self.scratch.borrow_mut();
+                        s.clear();
+                        format_cell(&mut s, f, key)?;
                         text(out, &s);
                     }
-                    (None, None) => return false,
+                    (None, None) => return Ok(false),
                 }
             }
-            // Debug keeps a float looking like a float ("2.0", "1e-7"), so JSON
-            // readers keep the column's type.
-            Render::F64(a) => return write_float(out, a.value(row)),
-            Render::F32(a) => return write_float(out, f64::from(a.value(row))),
+            Render::F64(a) => return Ok(write_float(out, a.value(row))),
+            Render::F32(a) => return Ok(write_float(out, a.value(row))),
             Render::Bool(a) => out.push_str(if a.value(row) { "true" } else { "false" }),
-            Render::Bare(f) => {
-                let _ = write!(out, "{}", f.value(row));
-            }
+            Render::Bare(f) => format_cell(out, f, row)?,
             Render::Text(f) => {
-                let mut s = String::new();
-                let _ = write!(s, "{}", f.value(row));
+                let mut s = self.scratch.borrow_mut();
+                s.clear();
+                format_cell(&mut s, f, row)?;
                 text(out, &s);
             }
         }
-        true
+        Ok(true)
     }
 }
 
-fn write_float(out: &mut String, v: f64) -> bool {
-    if v.is_finite() {
+/// Appends arrow's rendering of `row`; with `safe` off a value it cannot
+/// render fails the write, and the error says why.
+fn format_cell(out: &mut String, f: &ArrayFormatter<'_>, row: usize) -> Result<(), ArrowError> {
+    if write!(out, "{}", f.value(row)).is_err() {
+        return Err(f.value(row).try_to_string().err().unwrap_or_else(|| {
+            ArrowError::ComputeError(format!("cannot format the value in row {row}"))
+        }));
+    }
+    Ok(())
+}
+
+/// Debug keeps a float looking like a float ("2.0", "1e-7") at its own
+/// precision (an f32 0.1 stays "0.1"), so JSON readers keep the column's type.
+fn write_float<F: Into<f64> + Copy + std::fmt::Debug>(out: &mut String, v: F) -> bool {
+    if v.into().is_finite() {
         let _ = write!(out, "{v:?}");
         true
     } else {
@@ -362,7 +385,9 @@ fn write_ts(out: &mut String, t: &chrono::DateTime<chrono::Utc>) {
 
 /// Formatting options of the columns [`ColumnRenderer`] does not render itself.
 fn format_options() -> FormatOptions<'static> {
-    FormatOptions::default().with_timestamp_format(Some(TS_FORMAT))
+    FormatOptions::default()
+        .with_timestamp_format(Some(TS_FORMAT))
+        .with_display_error(false)
 }
 
 /// One renderer per column of `batch`.
@@ -441,7 +466,7 @@ impl Encoder {
                         first = false;
                         out.push_str(name);
                         out.push(':');
-                        r.write_json(row, &mut out);
+                        r.write_json(row, &mut out)?;
                     }
                     out.push('}');
                     if self.format == Format::JsonLines {
@@ -453,7 +478,7 @@ impl Encoder {
                         if i > 0 {
                             out.push(',');
                         }
-                        r.write_csv(row, &mut out);
+                        r.write_csv(row, &mut out)?;
                     }
                     out.push('\n');
                 }

@@ -15,7 +15,8 @@ use datafusion::dataframe::DataFrame;
 use datafusion::error::{DataFusionError, Result};
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
@@ -56,7 +57,8 @@ impl QueryRuntime {
         let schema = Arc::new(df.schema().as_arrow().clone());
         let (tx, mut rx) = mpsc::channel::<Result<RecordBatch>>(AHEAD);
         let (started_tx, started_rx) = oneshot::channel::<Result<()>>();
-        runtime.spawn(async move {
+        let panic_tx = tx.clone();
+        let drive = async move {
             let mut stream = match df.execute_stream().await {
                 Ok(s) => {
                     let _ = started_tx.send(Ok(()));
@@ -83,12 +85,37 @@ impl QueryRuntime {
                     },
                 }
             }
+        };
+        runtime.spawn(async move {
+            // A panic must reach the reader as an error: otherwise the closed
+            // channel would look like the end of a complete result.
+            if let Err(panic) = AssertUnwindSafe(drive).catch_unwind().await {
+                let msg = panic_message(panic.as_ref());
+                tracing::error!(panic = %msg, "query panicked");
+                let _ = panic_tx
+                    .send(Err(DataFusionError::Execution(format!(
+                        "internal error, the query panicked: {msg}"
+                    ))))
+                    .await;
+            }
         });
         started_rx.await.map_err(|_| {
-            DataFusionError::Execution("the query runtime stopped before the query started".into())
+            DataFusionError::Execution(
+                "internal error: the query stopped before it started (see the server log)".into(),
+            )
         })??;
         let batches = futures::stream::poll_fn(move |cx| rx.poll_recv(cx));
         Ok(Box::pin(RecordBatchStreamAdapter::new(schema, batches)))
+    }
+}
+
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "unknown panic".to_owned()
     }
 }
 
@@ -127,6 +154,42 @@ mod tests {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
         panic!("{} tasks still alive", metrics.num_alive_tasks());
+    }
+
+    #[tokio::test]
+    async fn a_panic_is_an_error_not_the_end_of_the_result() {
+        use datafusion::arrow::datatypes::DataType;
+        use datafusion::logical_expr::{ColumnarValue, Volatility, create_udf};
+        let rt = QueryRuntime::new(1).unwrap();
+        let ctx = SessionContext::new();
+        ctx.register_udf(create_udf(
+            "boom",
+            vec![DataType::Int64],
+            DataType::Int64,
+            Volatility::Immutable,
+            Arc::new(|_: &[ColumnarValue]| panic!("boom")),
+        ));
+        let df = ctx
+            .sql("SELECT boom(value) FROM generate_series(1, 10)")
+            .await
+            .unwrap();
+        let outcome = match rt.execute(df).await {
+            Err(e) => e.to_string(),
+            Ok(mut s) => {
+                let mut last = None;
+                while let Some(item) = s.next().await {
+                    last = Some(item);
+                }
+                match last {
+                    Some(Err(e)) => e.to_string(),
+                    other => panic!("the stream ended without an error: {other:?}"),
+                }
+            }
+        };
+        assert!(
+            outcome.contains("boom") || outcome.contains("internal error"),
+            "{outcome}"
+        );
     }
 
     #[tokio::test]

@@ -155,6 +155,43 @@ async fn encoders_render_nulls_and_timestamps() {
     }
 }
 
+/// Encodes the whole result of `sql` as JSON.
+async fn json_of(
+    q: &QueryExecutor,
+    sql: &str,
+) -> Result<String, datafusion::arrow::error::ArrowError> {
+    let batches = q.collect("db", sql).await.unwrap();
+    let mut e = Encoder::new(Format::Json, batches[0].schema());
+    let mut s = e.begin();
+    for b in &batches {
+        s.push_str(&e.batch(b)?);
+    }
+    s.push_str(&e.end());
+    Ok(s)
+}
+
+#[tokio::test]
+async fn odd_types_render_as_null_exact_floats_or_an_error() {
+    let engine = Arc::new(Engine::in_memory(CatalogLimits::default()));
+    write(&engine, &[("a", 1, Some(1.0))]);
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
+    // A Null-typed column has no null buffer; it is still null, never "".
+    assert_eq!(
+        json_of(&q, "SELECT NULL AS n").await.unwrap(),
+        r#"[{"n":null}]"#
+    );
+    // An f32 keeps its own shortest form.
+    assert_eq!(
+        json_of(&q, "SELECT CAST(0.1 AS REAL) AS r").await.unwrap(),
+        r#"[{"r":0.1}]"#
+    );
+    // A value arrow cannot render is an error, not the text "ERROR: ..." as data.
+    let err = json_of(&q, "SELECT to_timestamp_seconds(9223372036854775807) AS t")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("9223372036854775807"), "{err}");
+}
+
 #[tokio::test]
 async fn time_bucket_aligns_like_timescale_and_duckdb() {
     let engine = Engine::in_memory(CatalogLimits::default());

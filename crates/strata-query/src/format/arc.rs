@@ -75,7 +75,7 @@ impl BatchEncoder for ArcJsonEncoder {
                 if i > 0 {
                     out.push(',');
                 }
-                r.write_json(row, &mut out);
+                r.write_json(row, &mut out)?;
             }
             out.push(']');
             self.rows += 1;

@@ -190,6 +190,11 @@ fn database_from_header_or_qualified_names() {
     // `db.table` names the database, with or without the header.
     assert_eq!(count(None, "SELECT count(*) FROM other.mem"), 1);
     assert_eq!(count(Some("default"), "SELECT count(*) FROM other.mem"), 1);
+    // SQL folds `MixedCase` to `mixedcase`; the one database matching
+    // without regard to case is the one meant.
+    load(&s, "MixedCase");
+    assert_eq!(count(None, "SELECT count(*) FROM MixedCase.cpu"), 2);
+    assert_eq!(count(None, "SELECT count(*) FROM \"MixedCase\".cpu"), 2);
     // Two databases in one statement; CTE names are not databases.
     let v = query(
         &s,
