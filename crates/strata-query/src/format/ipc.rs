@@ -45,16 +45,19 @@ impl IpcStreamEncoder {
         let fields: Vec<Field> = schema
             .fields()
             .iter()
+            // Nullable whatever the plan says: a batch whose column has NULLs the
+            // planned schema rules out must not fail after the 200 is sent.
             .map(|f| {
                 f.as_ref()
                     .clone()
                     .with_data_type(plain(f.data_type()).clone())
+                    .with_nullable(true)
             })
             .collect();
         let cast = fields
             .iter()
             .zip(schema.fields())
-            .any(|(a, b)| a.data_type() != b.data_type());
+            .any(|(a, b)| a != b.as_ref());
         let out = Arc::new(Schema::new_with_metadata(fields, schema.metadata().clone()));
         let writer = StreamWriter::try_new(Vec::new(), &out)?;
         Ok(Self {
@@ -137,5 +140,35 @@ mod tests {
         assert!(hosts.is_null(1));
         assert!(batches[0].column(1).is_null(1));
         assert_eq!(batches[1].column(0).as_string::<i32>().value(0), "b");
+    }
+
+    #[test]
+    fn nulls_where_the_plan_promised_none_still_encode() {
+        // A tag column forces the re-cast path, which rebuilds each batch
+        // against the sent schema.
+        let planned = Arc::new(Schema::new(vec![
+            Field::new_dictionary("host", DataType::Int32, DataType::Utf8, false),
+            Field::new("v", DataType::Float64, false),
+        ]));
+        let actual = Arc::new(Schema::new(vec![
+            Field::new_dictionary("host", DataType::Int32, DataType::Utf8, true),
+            Field::new("v", DataType::Float64, true),
+        ]));
+        let host: DictionaryArray<Int32Type> = vec![Some("a"), Some("b")].into_iter().collect();
+        let batch = RecordBatch::try_new(
+            actual,
+            vec![
+                Arc::new(host),
+                Arc::new(Float64Array::from(vec![Some(1.0), None])),
+            ],
+        )
+        .unwrap();
+        let mut enc = IpcStreamEncoder::new(&planned).unwrap();
+        let mut out = enc.begin().unwrap();
+        out.extend(enc.batch(&batch).unwrap());
+        out.extend(enc.end().unwrap());
+        let reader = StreamReader::try_new(std::io::Cursor::new(out), None).unwrap();
+        let batches: Vec<RecordBatch> = reader.map(|b| b.unwrap()).collect();
+        assert!(batches[0].column(1).is_null(1));
     }
 }
