@@ -190,7 +190,9 @@ impl BatchEncoder for Encoder {
 /// How a column is rendered; decided once per column and batch so that the
 /// per-cell work is a direct write into the output (no allocation per cell).
 enum Render<'a> {
-    Time(&'a datafusion::arrow::array::TimestampNanosecondArray),
+    /// Timestamps of any unit as nanoseconds: the raw values and the factor to
+    /// nanoseconds. Zone-aware ones are instants too, so all render in UTC.
+    Time(&'a [i64], i64),
     /// Dictionary keys resolved once per batch (`normalized_keys` allocates).
     Dict {
         keys: Vec<usize>,
@@ -225,9 +227,29 @@ enum Style {
 impl<'a> ColumnRenderer<'a> {
     fn new(array: &'a ArrayRef, opts: &'a FormatOptions<'a>) -> Result<Self, ArrowError> {
         let render = match array.data_type() {
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => Render::Time(
-                array.as_primitive::<datafusion::arrow::datatypes::TimestampNanosecondType>(),
-            ),
+            DataType::Timestamp(unit, _) => {
+                use datafusion::arrow::datatypes::{
+                    TimestampMicrosecondType, TimestampMillisecondType, TimestampNanosecondType,
+                    TimestampSecondType,
+                };
+                match unit {
+                    TimeUnit::Nanosecond => {
+                        Render::Time(array.as_primitive::<TimestampNanosecondType>().values(), 1)
+                    }
+                    TimeUnit::Microsecond => Render::Time(
+                        array.as_primitive::<TimestampMicrosecondType>().values(),
+                        1_000,
+                    ),
+                    TimeUnit::Millisecond => Render::Time(
+                        array.as_primitive::<TimestampMillisecondType>().values(),
+                        1_000_000,
+                    ),
+                    TimeUnit::Second => Render::Time(
+                        array.as_primitive::<TimestampSecondType>().values(),
+                        1_000_000_000,
+                    ),
+                }
+            }
             DataType::Dictionary(_, _) => match array.as_any_dictionary_opt() {
                 Some(d) => {
                     let values = d.values();
@@ -293,8 +315,14 @@ impl<'a> ColumnRenderer<'a> {
             Style::Csv => csv_escape(out, s),
         };
         match &self.render {
-            Render::Time(a) => {
-                let t = chrono::DateTime::from_timestamp_nanos(a.value(row));
+            Render::Time(values, factor) => {
+                let v = values.get(row).copied().unwrap_or_default();
+                let nanos = v.checked_mul(*factor).ok_or_else(|| {
+                    ArrowError::ComputeError(format!(
+                        "timestamp {v} (x{factor} ns) is outside the range Strata renders (years 1677 to 2262)"
+                    ))
+                })?;
+                let t = chrono::DateTime::from_timestamp_nanos(nanos);
                 if matches!(style, Style::Json) {
                     out.push('"');
                 }

@@ -185,6 +185,18 @@ async fn odd_types_render_as_null_exact_floats_or_an_error() {
         json_of(&q, "SELECT CAST(0.1 AS REAL) AS r").await.unwrap(),
         r#"[{"r":0.1}]"#
     );
+    // Every timestamp unit, zoned or not, is RFC 3339 UTC with nine digits.
+    // (The cast reads the naive 00:00:01.5 as +02:00 local time: 22:00:01.5 UTC.)
+    assert_eq!(
+        json_of(
+            &q,
+            "SELECT to_timestamp_seconds(1) AS s, \
+             arrow_cast(to_timestamp_millis(1500), 'Timestamp(Millisecond, Some(\"+02:00\"))') AS z"
+        )
+        .await
+        .unwrap(),
+        r#"[{"s":"1970-01-01T00:00:01.000000000Z","z":"1969-12-31T22:00:01.500000000Z"}]"#
+    );
     // A value arrow cannot render is an error, not the text "ERROR: ..." as data.
     let err = json_of(&q, "SELECT to_timestamp_seconds(9223372036854775807) AS t")
         .await
