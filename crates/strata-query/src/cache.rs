@@ -226,13 +226,15 @@ impl ChunkCache {
         self.ranges.insert((path.clone(), r.start, r.end), bytes);
     }
 
-    pub(crate) fn stats(&self) -> (u64, u64, u64, u64, u64) {
+    #[cfg(test)]
+    fn stats(&self) -> (u64, u64, u64, u64, u64) {
+        let s = stats(&CountingMetadataCache::new(0), self);
         (
-            self.hits.load(Ordering::Relaxed),
-            self.misses.load(Ordering::Relaxed),
-            self.ranges.len() as u64,
-            self.ranges.weight(),
-            self.capacity,
+            s.chunk_hits,
+            s.chunk_misses,
+            s.chunk_entries,
+            s.chunk_bytes,
+            s.chunk_capacity_bytes,
         )
     }
 }
@@ -418,17 +420,15 @@ impl ObjectStore for ChunkCachingStore {
 
 /// Snapshot of both caches' counters.
 pub(crate) fn stats(metadata: &CountingMetadataCache, chunks: &ChunkCache) -> CacheStats {
-    let (chunk_hits, chunk_misses, chunk_entries, chunk_bytes, chunk_capacity_bytes) =
-        chunks.stats();
     CacheStats {
         metadata_hits: metadata.hits.load(Ordering::Relaxed),
         metadata_misses: metadata.misses.load(Ordering::Relaxed),
         metadata_entries: metadata.len() as u64,
-        chunk_hits,
-        chunk_misses,
-        chunk_entries,
-        chunk_bytes,
-        chunk_capacity_bytes,
+        chunk_hits: chunks.hits.load(Ordering::Relaxed),
+        chunk_misses: chunks.misses.load(Ordering::Relaxed),
+        chunk_entries: chunks.ranges.len() as u64,
+        chunk_bytes: chunks.ranges.weight(),
+        chunk_capacity_bytes: chunks.capacity,
     }
 }
 

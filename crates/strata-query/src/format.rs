@@ -128,6 +128,8 @@ impl Format {
 pub struct Encoder {
     format: Format,
     schema: SchemaRef,
+    /// JSON object keys, escaped once: `"name":` per column.
+    keys: Vec<String>,
     rows_written: u64,
 }
 
@@ -194,11 +196,10 @@ enum Render<'a> {
     /// nanoseconds. Zone-aware ones are instants too, so all render in UTC.
     Time(&'a [i64], i64),
     /// Dictionary keys resolved once per batch (`normalized_keys` allocates).
+    /// A NULL in the values is already in the renderer's logical nulls.
     Dict {
         keys: Vec<usize>,
-        values: &'a ArrayRef,
-        text: Option<&'a datafusion::arrow::array::StringArray>,
-        fallback: Option<ArrayFormatter<'a>>,
+        values: DictValues<'a>,
     },
     F64(&'a datafusion::arrow::array::Float64Array),
     F32(&'a datafusion::arrow::array::Float32Array),
@@ -207,6 +208,13 @@ enum Render<'a> {
     Bare(ArrayFormatter<'a>),
     /// Everything else: quoted text, as arrow displays it.
     Text(ArrayFormatter<'a>),
+}
+
+/// The values of a dictionary column: tags (strings) directly, anything
+/// else through arrow's formatter.
+enum DictValues<'a> {
+    Utf8(&'a datafusion::arrow::array::StringArray),
+    Other(ArrayFormatter<'a>),
 }
 
 pub(crate) struct ColumnRenderer<'a> {
@@ -252,17 +260,15 @@ impl<'a> ColumnRenderer<'a> {
             }
             DataType::Dictionary(_, _) => match array.as_any_dictionary_opt() {
                 Some(d) => {
-                    let values = d.values();
-                    let text = values.as_string_opt::<i32>();
-                    let fallback = match text {
-                        Some(_) => None,
-                        None => Some(ArrayFormatter::try_new(values.as_ref(), opts)?),
+                    let values = match d.values().as_string_opt::<i32>() {
+                        Some(text) => DictValues::Utf8(text),
+                        None => {
+                            DictValues::Other(ArrayFormatter::try_new(d.values().as_ref(), opts)?)
+                        }
                     };
                     Render::Dict {
                         keys: d.normalized_keys(),
                         values,
-                        text,
-                        fallback,
                     }
                 }
                 None => Render::Text(ArrayFormatter::try_new(array.as_ref(), opts)?),
@@ -331,27 +337,18 @@ impl<'a> ColumnRenderer<'a> {
                     out.push('"');
                 }
             }
-            Render::Dict {
-                keys,
-                values,
-                text: utf8,
-                fallback,
-            } => {
+            Render::Dict { keys, values } => {
                 let Some(&key) = keys.get(row) else {
                     return Ok(false);
                 };
-                if values.is_null(key) {
-                    return Ok(false);
-                }
-                match (utf8, fallback) {
-                    (Some(v), _) => text(out, v.value(key)),
-                    (None, Some(f)) => {
+                match values {
+                    DictValues::Utf8(v) => text(out, v.value(key)),
+                    DictValues::Other(f) => {
                         let mut s = self.scratch.borrow_mut();
                         s.clear();
                         format_cell(&mut s, f, key)?;
                         text(out, &s);
                     }
-                    (None, None) => return Ok(false),
                 }
             }
             Render::F64(a) => return Ok(write_float(out, a.value(row))),
@@ -438,9 +435,20 @@ impl Encoder {
         } else {
             Format::Json
         };
+        let keys = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let mut key = String::new();
+                json_escape(&mut key, f.name());
+                key.push(':');
+                key
+            })
+            .collect();
         Self {
             format,
             schema,
+            keys,
             rows_written: 0,
         }
     }
@@ -468,16 +476,6 @@ impl Encoder {
     pub fn batch(&mut self, batch: &RecordBatch) -> Result<String, ArrowError> {
         let opts = format_options();
         let renderers = renderers(batch, &opts)?;
-        let names: Vec<String> = self
-            .schema
-            .fields()
-            .iter()
-            .map(|f| {
-                let mut s = String::new();
-                json_escape(&mut s, f.name());
-                s
-            })
-            .collect();
         let mut out = String::with_capacity(batch.num_rows() * 64);
         for row in 0..batch.num_rows() {
             match self.format {
@@ -486,14 +484,11 @@ impl Encoder {
                         out.push(',');
                     }
                     out.push('{');
-                    let mut first = true;
-                    for (name, r) in names.iter().zip(&renderers) {
-                        if !first {
+                    for (i, (key, r)) in self.keys.iter().zip(&renderers).enumerate() {
+                        if i > 0 {
                             out.push(',');
                         }
-                        first = false;
-                        out.push_str(name);
-                        out.push(':');
+                        out.push_str(key);
                         r.write_json(row, &mut out)?;
                     }
                     out.push('}');
