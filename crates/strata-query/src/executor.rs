@@ -170,6 +170,7 @@ impl QueryExecutor {
             .map_err(QueryError::from)?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         ctx.register_udf(crate::functions::time_bucket());
+        ctx.add_optimizer_rule(Arc::new(crate::last_rows::LastRowsRule));
         let catalog = Arc::new(MemoryCatalogProvider::new());
         ctx.register_catalog(
             CATALOG_NAME,

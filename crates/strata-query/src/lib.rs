@@ -8,6 +8,7 @@ mod error;
 mod executor;
 pub mod format;
 mod functions;
+mod last_rows;
 mod limits;
 mod params;
 mod provider;

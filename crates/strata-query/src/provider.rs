@@ -169,11 +169,18 @@ fn parquet_exec(
 }
 
 /// One table's buffered rows and committed files.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct BufferTable {
     engine: Arc<Engine>,
     db: Arc<DatabaseSchema>,
     table: Arc<TableSchema>,
+}
+
+impl BufferTable {
+    /// The engine, database and table it reads.
+    pub(crate) fn parts(&self) -> (&Arc<Engine>, &DatabaseSchema, &TableSchema) {
+        (&self.engine, &self.db, &self.table)
+    }
 }
 
 #[async_trait]
@@ -216,6 +223,7 @@ impl TableProvider for BufferTable {
             files_pruned_by_time: snap.total_files - after_time,
             files_pruned_by_stats: after_time - files.len(),
             buffer_batches: snap.batches.len(),
+            newest_rows: None,
         };
         let mut inputs: Vec<Arc<dyn ExecutionPlan>> = Vec::with_capacity(3);
         if !snap.batches.is_empty() {
@@ -277,6 +285,7 @@ mod tests {
             size: 1,
             columns: Default::default(),
             sort,
+            last_rows: None,
         })
     }
 

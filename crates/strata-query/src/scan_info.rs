@@ -23,6 +23,9 @@ pub(crate) struct ScanInfo {
     pub(crate) files_pruned_by_time: usize,
     pub(crate) files_pruned_by_stats: usize,
     pub(crate) buffer_batches: usize,
+    /// Set when the scan reads the last-rows index instead of the files: the
+    /// newest rows it holds (one per series).
+    pub(crate) newest_rows: Option<usize>,
 }
 
 /// See the module docs.
@@ -55,6 +58,13 @@ impl ScanInfoExec {
 impl DisplayAs for ScanInfoExec {
     fn fmt_as(&self, _t: DisplayFormatType, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let i = &self.info;
+        if let Some(rows) = i.newest_rows {
+            return write!(
+                f,
+                "StrataScan: table={}, newest row per series of {} files ({rows} rows, last-rows index), buffer_batches={}",
+                i.table, i.files_total, i.buffer_batches
+            );
+        }
         let read = i.files_total - i.files_pruned_by_time - i.files_pruned_by_stats;
         write!(
             f,

@@ -312,29 +312,12 @@ async fn limits_name_the_option_that_sets_them() {
 }
 
 /// (host, region, time, usage) rows; `region` None leaves the tag out.
-async fn write_tagged(engine: &Arc<Engine>, rows: &[(String, Option<&str>, i64, f64)]) {
-    let mut b = WriteBatch::default();
-    for (i, (host, region, t, v)) in rows.iter().enumerate() {
-        let tb = b.table_mut("cpu");
-        tb.begin_row(i as u32 + 1, *t);
-        let h = tb.resolve_column(0, "host", ColumnKind::Tag).unwrap();
-        tb.push_tag(h, host);
-        if let Some(r) = region {
-            let c = tb.resolve_column(1, "region", ColumnKind::Tag).unwrap();
-            tb.push_tag(c, r);
-        }
-        let c = tb
-            .resolve_column(2, "usage", ColumnKind::Field(FieldType::Float))
-            .unwrap();
-        tb.push_field(c, FieldValue::F64(*v));
-    }
-    b.finish();
-    let opts = WriteOptions {
-        accept_partial: true,
-        no_sync: false,
-    };
-    let out = engine.write("db", b, opts).await.unwrap();
-    assert!(out.errors.is_empty());
+async fn write_tagged(engine: &Arc<Engine>, rows: &[(String, Option<&'static str>, i64, f64)]) {
+    let rows: Vec<last_rows::Row> = rows
+        .iter()
+        .map(|(h, r, t, v)| (h.clone(), *r, *t, Some(*v), None))
+        .collect();
+    last_rows::write(engine, &rows).await;
 }
 
 async fn persisted_engine(dir: &std::path::Path, row_group_rows: usize) -> Arc<Engine> {
@@ -490,3 +473,5 @@ async fn row_groups_are_pruned_and_repeated_reads_hit_the_caches() {
     assert!(mid.chunk_misses >= before.chunk_misses);
     assert!(after.chunk_bytes > 0 && after.chunk_bytes <= after.chunk_capacity_bytes);
 }
+
+mod last_rows;

@@ -8,6 +8,7 @@
 pub mod buffer;
 pub mod catalog;
 mod engine;
+pub mod last_rows;
 pub mod manifest;
 pub mod objects;
 pub mod persist;

@@ -37,6 +37,10 @@ async fn serve(config: ServeConfig) -> Result<(), Box<dyn Error>> {
         persist: config.persist,
     })
     .await?;
+    tokio::spawn({
+        let engine = Arc::clone(&engine);
+        async move { engine.warm_last_rows().await }
+    });
     let listener = tokio::net::TcpListener::bind(&config.http_bind)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.http_bind))?;

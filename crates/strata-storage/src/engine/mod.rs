@@ -21,7 +21,8 @@ mod recover;
 
 use crate::buffer::{BufferedBatch, TableBuffer, WriteBuffer, to_record_batch};
 use crate::catalog::{Catalog, CatalogError, CatalogLimits, CatalogSnapshot, RowError};
-use crate::manifest::{Manifest, ManifestError};
+use crate::last_rows::{LastRowsError, LastRowsIndex};
+use crate::manifest::{Manifest, ManifestError, ParquetFile};
 use crate::persist::PersistConfig;
 use crate::sequencer::Sequencer;
 use crate::series::TagInput;
@@ -30,7 +31,7 @@ use object_store::ObjectStore;
 use parking_lot::Mutex;
 use std::path::PathBuf;
 use std::sync::Arc;
-use strata_model::{ColumnData, ColumnId, WriteBatch};
+use strata_model::{ColumnData, ColumnId, DbId, TableId, WriteBatch};
 use strata_wal::{SyncMode, Wal, WalError};
 use thiserror::Error;
 
@@ -164,6 +165,7 @@ pub(crate) struct Durable {
 pub struct Engine {
     catalog: Catalog,
     buffer: WriteBuffer,
+    last_rows: LastRowsIndex,
     data_dir: PathBuf,
     durable: Option<Durable>,
     recovery: RecoveryStats,
@@ -179,6 +181,7 @@ impl Engine {
         Arc::new(Self {
             catalog: Catalog::in_memory(limits),
             buffer: WriteBuffer::default(),
+            last_rows: LastRowsIndex::default(),
             data_dir: PathBuf::new(),
             durable: None,
             recovery: RecoveryStats::default(),
@@ -205,6 +208,60 @@ impl Engine {
     /// The object store holding data files, if the engine persists.
     pub fn object_store(&self) -> Option<&Arc<dyn ObjectStore>> {
         self.durable.as_ref().map(|d| d.manifest.store())
+    }
+
+    /// The newest row of each series in `files` (a table's committed files,
+    /// all of them), in `schema`: see [`crate::last_rows`]. `None` when a file
+    /// predates last-rows sidecars. Buffered rows are not included.
+    pub async fn last_rows(
+        &self,
+        db: DbId,
+        table: TableId,
+        schema: &arrow::datatypes::SchemaRef,
+        files: &[Arc<ParquetFile>],
+    ) -> Result<Option<arrow::array::RecordBatch>, LastRowsError> {
+        match self.object_store() {
+            Some(store) => self.last_rows.get(store, db, table, schema, files).await,
+            None if files.is_empty() => Ok(Some(arrow::array::RecordBatch::new_empty(Arc::clone(
+                schema,
+            )))),
+            None => Ok(None),
+        }
+    }
+
+    /// Builds the last-rows index of every table from the sidecars, so the
+    /// first "latest row per series" query does not pay for reading them.
+    /// Failures are logged: a query then reads the sidecars itself.
+    pub async fn warm_last_rows(&self) {
+        let snapshot = self.catalog.snapshot();
+        let started = std::time::Instant::now();
+        let (mut rows, mut files_read) = (0, 0);
+        for db in snapshot.databases() {
+            for t in db.tables() {
+                let Some(buf) = self.buffer.get(db.id(), t.id()) else {
+                    continue;
+                };
+                let files = buf.snapshot(i64::MIN, i64::MAX).files;
+                files_read += files.len();
+                match self
+                    .last_rows(db.id(), t.id(), t.arrow_schema(), &files)
+                    .await
+                {
+                    Ok(b) => rows += b.map_or(0, |b| b.num_rows()),
+                    Err(e) => tracing::warn!(
+                        "last-rows index of {}.{}: {e}; queries will read it on demand",
+                        db.name(),
+                        t.name()
+                    ),
+                }
+            }
+        }
+        if files_read > 0 {
+            tracing::info!(
+                "last-rows index: {rows} series rows of {files_read} files loaded in {:.3} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
     }
 
     /// What startup recovery did.

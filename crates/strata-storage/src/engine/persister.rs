@@ -184,10 +184,19 @@ impl Engine {
             }
         };
         let store = d.manifest.store();
+        // Each file and its sidecar are uploaded before the commit that names
+        // them; an upload the commit never names is an orphan, deleted at start.
+        let mut uploads: Vec<(&str, &bytes::Bytes)> = Vec::with_capacity(2 * files.len());
         for f in &files {
-            let path = object_store::path::Path::from(f.meta.path.as_str());
+            uploads.push((&f.meta.path, &f.bytes));
+            if let Some(p) = &f.meta.last_rows {
+                uploads.push((p, &f.last_rows));
+            }
+        }
+        for (path, bytes) in uploads {
+            let path = object_store::path::Path::from(path);
             let put = || {
-                let (store, path, bytes) = (Arc::clone(store), path.clone(), f.bytes.clone());
+                let (store, path, bytes) = (Arc::clone(store), path.clone(), bytes.clone());
                 async move { store.put(&path, PutPayload::from(bytes)).await.map(|_| ()) }
             };
             if retry(d, stop, &format!("upload {path}"), put)

@@ -11,6 +11,7 @@
 use super::{Durable, Engine, EngineArgs, EngineError};
 use crate::buffer::WriteBuffer;
 use crate::catalog::Catalog;
+use crate::last_rows::LastRowsIndex;
 use crate::manifest::Manifest;
 use crate::sequencer::Sequencer;
 use crate::wal_record;
@@ -81,6 +82,7 @@ impl Engine {
         let mut engine = Engine {
             catalog,
             buffer: WriteBuffer::default(),
+            last_rows: LastRowsIndex::default(),
             data_dir: args.data_dir.clone(),
             durable: None,
             recovery: RecoveryStats::default(),

@@ -97,6 +97,10 @@ pub struct ParquetFile {
     /// NULL tags first, so a reader must not assume an order for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<SortOrder>,
+    /// Path of the file's last-rows sidecar (`crate::last_rows`); absent in
+    /// files of earlier builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_rows: Option<String>,
 }
 
 /// Row order inside a Parquet file.
@@ -320,18 +324,23 @@ impl Manifest {
         Ok(())
     }
 
-    /// Deletes data objects that no committed delta names: uploads orphaned by a
-    /// crash before their commit. Call before anything else writes to the store.
+    /// Deletes data objects and last-rows sidecars that no committed delta
+    /// names: uploads orphaned by a crash before their commit. Call before anything else writes to the store.
     pub async fn collect_garbage(&self) -> Result<usize, ManifestError> {
-        let known: HashSet<String> = self.files().iter().map(|f| f.path.clone()).collect();
+        let known: HashSet<String> = self
+            .files()
+            .iter()
+            .flat_map(|f| std::iter::once(f.path.clone()).chain(f.last_rows.clone()))
+            .collect();
         let root = Path::from("");
         let orphans: Vec<Path> = self
             .store
             .list(None)
             .map_err(store_err(&root))
             .try_filter_map(|meta| {
-                let keep = meta.location.as_ref().starts_with("_strata/")
-                    || known.contains(meta.location.as_ref());
+                let path = meta.location.as_ref();
+                let keep = (path.starts_with("_strata/") && !crate::last_rows::is_sidecar(path))
+                    || known.contains(path);
                 async move { Ok((!keep).then_some(meta.location)) }
             })
             .try_collect()

@@ -19,6 +19,7 @@ fn file(path: &str, table: u32) -> ParquetFile {
             },
         )]),
         sort: Some(SortOrder::TagsNullsLastTime),
+        last_rows: Some(crate::last_rows::sidecar_path(path)),
     }
 }
 
@@ -65,17 +66,27 @@ async fn commits_survive_reopen_and_checkpoints() {
 async fn garbage_collection_deletes_only_uncommitted_objects() {
     let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
     let m = Manifest::open(Arc::clone(&store)).await.unwrap();
-    for p in ["db/t/kept.parquet", "db/t/orphan.parquet"] {
+    let sidecar = |p: &str| crate::last_rows::sidecar_path(p);
+    for p in [
+        "db/t/kept.parquet".to_owned(),
+        "db/t/orphan.parquet".to_owned(),
+        sidecar("db/t/kept.parquet"),
+        sidecar("db/t/orphan.parquet"),
+    ] {
         store
-            .put(&Path::from(p), PutPayload::from_static(b"x"))
+            .put(&Path::from(p.as_str()), PutPayload::from_static(b"x"))
             .await
             .unwrap();
     }
     m.commit(DbId(0), TableId(0), 1, vec![file("db/t/kept.parquet", 0)])
         .await
         .unwrap();
-    assert_eq!(m.collect_garbage().await.unwrap(), 1);
+    assert_eq!(m.collect_garbage().await.unwrap(), 2);
     assert!(store.head(&Path::from("db/t/kept.parquet")).await.is_ok());
+    let kept = sidecar("db/t/kept.parquet");
+    assert!(store.head(&Path::from(kept.as_str())).await.is_ok());
+    let orphan = sidecar("db/t/orphan.parquet");
+    assert!(store.head(&Path::from(orphan.as_str())).await.is_err());
     assert!(
         store
             .head(&Path::from("db/t/orphan.parquet"))

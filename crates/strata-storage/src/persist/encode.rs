@@ -10,10 +10,12 @@
 
 use super::PersistError;
 use crate::buffer::{BufferedBatch, widen};
+use crate::last_rows::{encode_sidecar, series_ends, sidecar_path};
 use crate::manifest::{ParquetFile, SortOrder, column_stats};
-use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::compute::{interleave, interleave_record_batch};
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
+use arrow::compute::{interleave, take};
 use arrow::datatypes::{DataType, SchemaRef, TimestampNanosecondType};
+use arrow::error::ArrowError;
 use arrow::row::{RowConverter, SortField};
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, Timelike};
@@ -24,6 +26,9 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 use std::sync::Arc;
 use strata_model::{DbId, TIME_COLUMN, TableId};
+
+/// Rows gathered into one sorted slice before it is handed to the writer.
+const ENCODE_SLICE_ROWS: usize = 64 * 1024;
 
 /// Knobs of the file layout.
 #[derive(Debug, Clone, Copy)]
@@ -53,6 +58,9 @@ pub struct EncodedFile {
     pub meta: ParquetFile,
     /// The bytes.
     pub bytes: Bytes,
+    /// Its last-rows sidecar (see `crate::last_rows`), uploaded to
+    /// `meta.last_rows` with the file.
+    pub last_rows: Bytes,
 }
 
 /// Identifies what is being encoded, for paths and manifest entries.
@@ -233,7 +241,9 @@ pub fn encode(
     }
     keys.sort_unstable();
     let props = writer_props(schema, &tag_cols, layout)?;
-    let refs: Vec<&RecordBatch> = wide.iter().collect();
+    let sources: Vec<Vec<&dyn Array>> = (0..schema.fields().len())
+        .map(|i| wide.iter().map(|b| b.column(i).as_ref()).collect())
+        .collect();
     let mut out = Vec::new();
     let mut start = 0usize;
     while start < keys.len() {
@@ -243,17 +253,52 @@ pub fn encode(
             .iter()
             .map(|k| (k.3 as usize, k.4 as usize))
             .collect();
-        let slice = interleave_record_batch(&refs, &positions)?;
-        let mut buf: Vec<u8> = Vec::with_capacity(slice.get_array_memory_size() / 4);
+        // Tags are gathered once per partition: gathering dictionaries merges
+        // the dictionaries of every source batch, too costly to repeat per
+        // slice. Their keys are 4 bytes a row.
+        let tags: Vec<Option<ArrayRef>> = sources
+            .iter()
+            .enumerate()
+            .map(|(i, src)| {
+                tag_cols
+                    .contains(&i)
+                    .then(|| interleave(src, &positions))
+                    .transpose()
+            })
+            .collect::<Result<_, _>>()?;
+        // Other columns are gathered and written a slice at a time, so the
+        // sorted copy held at once is one slice, not the whole partition: the
+        // persister's memory above the buffer it drains stays bounded.
+        type TagFn<'a> = &'a dyn Fn(&ArrayRef) -> Result<ArrayRef, ArrowError>;
+        let gather = |rows: &[(usize, usize)], tag: TagFn<'_>| {
+            let cols = sources
+                .iter()
+                .zip(&tags)
+                .map(|(src, t)| match t {
+                    Some(t) => tag(t),
+                    None => interleave(src, rows),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            RecordBatch::try_new(Arc::clone(schema), cols)
+        };
+        let mut buf: Vec<u8> = Vec::new();
         let mut w = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props.clone()))?;
-        w.write(&slice)?;
+        for (n, slice) in positions.chunks(ENCODE_SLICE_ROWS).enumerate() {
+            let offset = n * ENCODE_SLICE_ROWS;
+            w.write(&gather(slice, &|t| Ok(t.slice(offset, slice.len())))?)?;
+        }
         let meta = w.close()?;
+        let ranks: Vec<u32> = keys[start..end].iter().map(|k| k.1).collect();
+        let ends = series_ends(&ranks);
+        let newest: Vec<(usize, usize)> = ends.iter().map(|&i| positions[i]).collect();
+        let ends = UInt32Array::from_iter_values(ends.iter().map(|&i| i as u32));
+        let last = gather(&newest, &|t| take(t.as_ref(), &ends, None))?;
+        let last_rows = encode_sidecar(&last)?;
         let rows = (end - start) as u64;
         let partition_start = p.saturating_mul(part);
         let path = partition_path(t, partition_start, file_id);
         out.push(EncodedFile {
             meta: ParquetFile {
-                path,
                 db: t.db,
                 table: t.table,
                 min_time: keys[start..end].iter().map(|k| k.2).min().unwrap_or(0),
@@ -262,8 +307,11 @@ pub fn encode(
                 size: buf.len() as u64,
                 columns: column_stats(schema, &meta),
                 sort: Some(SortOrder::TagsNullsLastTime),
+                last_rows: Some(sidecar_path(&path)),
+                path,
             },
             bytes: Bytes::from(buf),
+            last_rows,
         });
         start = end;
     }

@@ -120,10 +120,12 @@ async fn shutdown_during_failing_commits_loses_nothing() {
     env.persist.enabled = false;
     let engine = env.open().await;
     let rec = engine.recovery().clone();
-    assert_eq!(rec.orphans, 3, "{rec:?}");
+    // Three data files and their last-rows sidecars.
+    assert_eq!(rec.orphans, 6, "{rec:?}");
     assert_eq!(rec.files, 0, "{rec:?}");
     assert_eq!(rec.rows, 20, "{rec:?}");
     assert!(data_files(&env.store).await.is_empty());
+    assert!(sidecars(&env.store).await.is_empty());
     assert_matches(&engine, &model, "after restart").await;
     engine.persist_all().await;
     assert_eq!(stat(&engine.persist_stats().unwrap().files), 3);
