@@ -8,10 +8,12 @@
 //!
 //! Durable form: each Parquet file has a sidecar, written and uploaded with it
 //! before the manifest commit, holding the newest row of each series in that
-//! file (at most one row per series; files are sorted by series then time, so
-//! these are the rows before each series boundary). Its path is the manifest
-//! entry's [`ParquetFile::last_rows`]; files of earlier builds have none, and a
-//! table with such a file is not served by the index.
+//! file (one row per series; files are sorted by series then time, so these are
+//! the rows before each series boundary). Its path is the manifest entry's
+//! [`ParquetFile::last_rows`]. A file with few rows per series names itself
+//! instead (see [`MIN_ROWS_PER_SERIES`]); reading it gives the same newest rows.
+//! Files of earlier builds name nothing, and a table with such a file is not
+//! served by the index.
 //!
 //! In memory: per table, the merge of the sidecars of the files seen so far
 //! (newest row per series across them), built on first use and extended with
@@ -44,6 +46,16 @@ use thiserror::Error;
 const PREFIX: &str = "_strata/last_rows";
 /// Sidecars read at once while the index catches up.
 const CONCURRENT_READS: usize = 16;
+/// A file gets a sidecar only if it holds at least this many rows per series
+/// on average. With fewer (high-cardinality or churning tables: in TSBS's
+/// new-series workload every row is a new series) a sidecar would be about as
+/// large as the file: the file itself serves as its sidecar instead, and no
+/// second object is written.
+pub(crate) const MIN_ROWS_PER_SERIES: usize = 4;
+/// Series of one table the in-memory index holds at most. Beyond it the table
+/// is read in full: the index would cost memory on the scale of the rows it
+/// saves reading.
+pub const MAX_SERIES: usize = 1_000_000;
 
 /// Failures of the last-rows index.
 #[derive(Debug, Error)]
@@ -161,6 +173,8 @@ struct TableRows {
     covered: HashSet<String>,
     /// Newest row per series over them; in the schema of the last merge.
     rows: Option<RecordBatch>,
+    /// More than [`MAX_SERIES`] series: the index is not kept.
+    too_many: bool,
 }
 
 /// One table's entry; its lock is held while sidecars are read, so only one
@@ -176,7 +190,7 @@ pub struct LastRowsIndex {
 impl LastRowsIndex {
     /// The newest row of each series in `files` (the table's committed files,
     /// all of them), in `schema`; `None` when a file has no sidecar (written
-    /// by an earlier build). Reads the sidecars not merged yet; concurrent
+    /// by an earlier build) or the table has more than [`MAX_SERIES`] series. Reads the sidecars not merged yet; concurrent
     /// callers for one table wait for one reader.
     pub async fn get(
         &self,
@@ -206,6 +220,9 @@ impl LastRowsIndex {
             .filter(|p| !t.covered.contains(*p))
             .map(str::to_owned)
             .collect();
+        if t.too_many {
+            return Ok(None);
+        }
         if !missing.is_empty() {
             let read: Vec<Vec<RecordBatch>> = futures::stream::iter(missing.clone())
                 .map(|path| {
@@ -234,8 +251,17 @@ impl LastRowsIndex {
             let merged = tokio::task::spawn_blocking(move || newest_per_series(&schema, &parts))
                 .await
                 .map_err(|e| ArrowError::ExternalError(Box::new(e)))??;
-            t.rows = Some(merged);
             t.covered.extend(missing);
+            if merged.num_rows() > MAX_SERIES {
+                tracing::info!(
+                    "last-rows index: table {db}/{table} has more than {MAX_SERIES} series; \
+                     its latest-row queries read every row"
+                );
+                t.rows = None;
+                t.too_many = true;
+                return Ok(None);
+            }
+            t.rows = Some(merged);
         }
         Ok(Some(match &t.rows {
             Some(rows) => widen(schema, rows)?,

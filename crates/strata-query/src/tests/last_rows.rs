@@ -175,4 +175,25 @@ async fn newest_rows_answer_like_every_row() {
     engine.persist_all().await;
     let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     check(&q, 3).await;
+    // Files 1 and 2 (several rows per series) got sidecars; file 3 (about
+    // one row per series) is its own.
+    let kinds: Vec<bool> = files(&engine)
+        .iter()
+        .map(|f| f.last_rows.as_deref() == Some(f.path.as_str()))
+        .collect();
+    assert_eq!(kinds, vec![false, false, true]);
+}
+
+fn files(engine: &Engine) -> Vec<Arc<strata_storage::manifest::ParquetFile>> {
+    let snapshot = engine.catalog().snapshot();
+    let db = snapshot.database("db").unwrap();
+    let table = db.table("cpu").unwrap();
+    let mut files = engine
+        .buffer()
+        .get(db.id(), table.id())
+        .unwrap()
+        .snapshot(i64::MIN, i64::MAX)
+        .files;
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
 }

@@ -189,8 +189,9 @@ impl Engine {
         let mut uploads: Vec<(&str, &bytes::Bytes)> = Vec::with_capacity(2 * files.len());
         for f in &files {
             uploads.push((&f.meta.path, &f.bytes));
-            if let Some(p) = &f.meta.last_rows {
-                uploads.push((p, &f.last_rows));
+            // A file that is its own sidecar has no sidecar bytes.
+            if let (Some(p), Some(b)) = (&f.meta.last_rows, &f.last_rows) {
+                uploads.push((p, b));
             }
         }
         for (path, bytes) in uploads {

@@ -97,8 +97,9 @@ pub struct ParquetFile {
     /// NULL tags first, so a reader must not assume an order for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<SortOrder>,
-    /// Path of the file's last-rows sidecar (`crate::last_rows`); absent in
-    /// files of earlier builds.
+    /// Path of the file's last-rows sidecar (`crate::last_rows`): the newest
+    /// row of each series in it, or the file's own path when it has few rows
+    /// per series. Absent in files of earlier builds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_rows: Option<String>,
 }

@@ -10,7 +10,7 @@
 
 use super::PersistError;
 use crate::buffer::{BufferedBatch, widen};
-use crate::last_rows::{encode_sidecar, series_ends, sidecar_path};
+use crate::last_rows::{MIN_ROWS_PER_SERIES, encode_sidecar, series_ends, sidecar_path};
 use crate::manifest::{ParquetFile, SortOrder, column_stats};
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch, UInt32Array};
 use arrow::compute::{interleave, take};
@@ -59,8 +59,9 @@ pub struct EncodedFile {
     /// The bytes.
     pub bytes: Bytes,
     /// Its last-rows sidecar (see `crate::last_rows`), uploaded to
-    /// `meta.last_rows` with the file.
-    pub last_rows: Bytes,
+    /// `meta.last_rows` with the file; none when the file is its own
+    /// (fewer than `MIN_ROWS_PER_SERIES` rows per series).
+    pub last_rows: Option<Bytes>,
 }
 
 /// Identifies what is being encoded, for paths and manifest entries.
@@ -290,10 +291,14 @@ pub fn encode(
         let meta = w.close()?;
         let ranks: Vec<u32> = keys[start..end].iter().map(|k| k.1).collect();
         let ends = series_ends(&ranks);
-        let newest: Vec<(usize, usize)> = ends.iter().map(|&i| positions[i]).collect();
-        let ends = UInt32Array::from_iter_values(ends.iter().map(|&i| i as u32));
-        let last = gather(&newest, &|t| take(t.as_ref(), &ends, None))?;
-        let last_rows = encode_sidecar(&last)?;
+        let last_rows = if ends.len().saturating_mul(MIN_ROWS_PER_SERIES) <= end - start {
+            let newest: Vec<(usize, usize)> = ends.iter().map(|&i| positions[i]).collect();
+            let ends = UInt32Array::from_iter_values(ends.iter().map(|&i| i as u32));
+            let last = gather(&newest, &|t| take(t.as_ref(), &ends, None))?;
+            Some(encode_sidecar(&last)?)
+        } else {
+            None
+        };
         let rows = (end - start) as u64;
         let partition_start = p.saturating_mul(part);
         let path = partition_path(t, partition_start, file_id);
@@ -307,7 +312,10 @@ pub fn encode(
                 size: buf.len() as u64,
                 columns: column_stats(schema, &meta),
                 sort: Some(SortOrder::TagsNullsLastTime),
-                last_rows: Some(sidecar_path(&path)),
+                last_rows: Some(match last_rows {
+                    Some(_) => sidecar_path(&path),
+                    None => path.clone(),
+                }),
                 path,
             },
             bytes: Bytes::from(buf),

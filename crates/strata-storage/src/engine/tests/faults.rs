@@ -116,12 +116,13 @@ async fn shutdown_during_failing_commits_loses_nothing() {
         "uploaded, uncommitted"
     );
 
+    // Files with few rows per series are their own last-rows sidecars.
+    let orphaned = 3 + sidecars(&env.store).await.len();
     faulty.clear();
     env.persist.enabled = false;
     let engine = env.open().await;
     let rec = engine.recovery().clone();
-    // Three data files and their last-rows sidecars.
-    assert_eq!(rec.orphans, 6, "{rec:?}");
+    assert_eq!(rec.orphans, orphaned, "{rec:?}");
     assert_eq!(rec.files, 0, "{rec:?}");
     assert_eq!(rec.rows, 20, "{rec:?}");
     assert!(data_files(&env.store).await.is_empty());
