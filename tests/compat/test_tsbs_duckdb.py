@@ -302,7 +302,12 @@ def wait_persisted(server: Server, rows: int) -> None:
         time.sleep(0.1)
 
 
-_SCAN = re.compile(r"StrataScan: table=cpu, files=(\d+) of (\d+) .*?buffer_batches=(\d+)")
+# A scan of files, or of the last-rows index (the newest row per series of
+# every file, read from their sidecars) for latest-row queries.
+_SCAN = re.compile(
+    r"StrataScan: table=cpu, (?:files=(\d+) of \d+ |newest row per series of (\d+) files )"
+    r".*?buffer_batches=(\d+)"
+)
 
 
 def scan_sources(server: Server, q: str) -> tuple[int, int]:
@@ -310,7 +315,7 @@ def scan_sources(server: Server, q: str) -> tuple[int, int]:
     plan = "\n".join(row["plan"] for row in sql(server.url, DB, "EXPLAIN " + q))
     scans = _SCAN.findall(plan)
     assert scans, f"no StrataScan in the plan of {q!r}:\n{plan}"
-    return sum(int(f) for f, _, _ in scans), sum(int(b) for _, _, b in scans)
+    return sum(int(f or i) for f, i, _ in scans), sum(int(b) for _, _, b in scans)
 
 
 @dataclass
