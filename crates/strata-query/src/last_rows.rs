@@ -1,12 +1,14 @@
 //! "Latest row per series" queries answered from the last-rows index
 //! (`strata_storage::last_rows`) instead of every row of the table.
 //!
-//! [`LastRowsRule`] runs after DataFusion's own optimizer rules. It looks for an
-//! aggregate (which is also what `DISTINCT ON` becomes) whose answer depends
-//! only on the newest row of each series, over a plain scan of one Strata table,
-//! and points that scan at [`LastRowsTable`]: the newest persisted row of each
-//! series plus every buffered row. The aggregate, its filters and everything
-//! above stay as planned, so the answer is the one the full scan gives.
+//! [`LastRowsRule`] is appended to DataFusion's optimizer rules (so it runs in
+//! each optimizer pass). It looks for an aggregate (which is also what
+//! `DISTINCT ON` becomes) whose answer depends only on the newest row of each
+//! series, over a plain scan of one Strata table, and points that scan at
+//! [`LastRowsTable`]: the newest persisted row of each series plus every
+//! buffered row. The filters and everything above stay as planned; the
+//! aggregate only gets cheaper forms of the same functions (see `rewrite`).
+//! When the index cannot answer, the scan reads the whole table.
 //!
 //! Why the answer is the same. Let `L` hold, for every series (tag tuple), a row
 //! with its greatest time. Eligible:
@@ -15,10 +17,14 @@
 //!   DESC` (at least that one), `last_value` likewise with `time ASC`, both
 //!   respecting NULLs, without FILTER or DISTINCT: the winning row of a group,
 //!   say of series S, ties under those keys with S's newest row, which is in `L`;
-//! - `max(time)`, and `min`/`max` of a tag column, which `L` keeps exactly;
+//! - `max(time)` (the bare column), and `min`/`max` of a tag column or a cast
+//!   of it, which `L` keeps exactly (every distinct tag value is in it);
 //! - filters on tag columns (a series passes whole or not at all) and lower
 //!   bounds on time (`time > c`, `time >= c`): a series' newest row passes
 //!   exactly when some row of it does.
+//!
+//! "The same" holds up to ties: duplicate points (same series and time) are
+//! kept, and which of them a full scan or `L` offers is arbitrary either way.
 //!
 //! Anything else (a field filter, an upper time bound, `count`, a join, a
 //! computed group key) leaves the plan alone. Function names identify the
@@ -36,7 +42,6 @@ use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, Result, project_schema};
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::datasource::{provider_as_source, source_as_provider};
-use datafusion::error::DataFusionError;
 use datafusion::logical_expr::expr::{AggregateFunction, NullTreatment};
 use datafusion::logical_expr::utils::split_conjunction;
 use datafusion::logical_expr::{
@@ -159,6 +164,20 @@ fn rewrite(agg: &Aggregate) -> Result<Option<LogicalPlan>> {
             Ok(e)
         })
         .collect::<Result<_>>()?;
+    // Each changed aggregate keeps its original name: two that differed only
+    // in a dropped sort key must not collide.
+    let aggr_expr: Vec<Expr> = if changed {
+        aggr_expr
+            .into_iter()
+            .zip(agg.schema.fields().iter().skip(agg.group_expr.len()))
+            .map(|(e, f)| match e {
+                Expr::Alias(_) => e,
+                e => e.alias(f.name()),
+            })
+            .collect()
+    } else {
+        aggr_expr
+    };
     let plan = Aggregate::try_new(input, agg.group_expr.clone(), aggr_expr)?;
     if !changed {
         return Ok(Some(LogicalPlan::Aggregate(plan)));
@@ -215,8 +234,14 @@ fn newest_rows_suffice(e: &Expr, tags: &HashSet<&str>) -> bool {
                 && params.null_treatment != Some(NullTreatment::IgnoreNulls)
                 && !arg.exists(|x| Ok(is_subquery(x))).unwrap_or(true)
         }
-        // Type coercion casts tags (dictionaries) to their value type.
-        "max" => column(uncast(arg)).is_some_and(|c| c == TIME_COLUMN || tags.contains(c)),
+        // Type coercion casts tags (dictionaries) to their value type; every
+        // distinct tag value survives in the newest rows, so any cast of a tag
+        // is fine. Time must be bare: a cast such as `CAST(time AS TIME)`
+        // does not rise with time.
+        "max" => {
+            column(arg) == Some(TIME_COLUMN)
+                || column(uncast(arg)).is_some_and(|c| tags.contains(c))
+        }
         "min" => column(uncast(arg)).is_some_and(|c| tags.contains(c)),
         _ => false,
     }
@@ -304,12 +329,23 @@ impl TableProvider for LastRowsTable {
             .get(db.id(), table.id())
             .map(|t| t.snapshot(i64::MIN, i64::MAX))
             .unwrap_or_default();
-        let newest = engine
+        // The index is an accelerator: when it cannot answer (files of earlier
+        // builds, too many series, a sidecar missing or damaged), the table is
+        // read in full and the answer is the same.
+        let newest = match engine
             .last_rows(db.id(), table.id(), &schema, &snap.files)
             .await
-            .map_err(|e| DataFusionError::External(Box::new(e)))?;
-        let Some(newest) = newest else {
-            return self.table.scan(state, projection, filters, limit).await;
+        {
+            Ok(Some(rows)) => rows,
+            Ok(None) => return self.table.scan(state, projection, filters, limit).await,
+            Err(e) => {
+                tracing::warn!(
+                    "last-rows index of {}.{}: {e}; reading every row instead",
+                    db.name(),
+                    table.name()
+                );
+                return self.table.scan(state, projection, filters, limit).await;
+            }
         };
         let mut batches: Vec<RecordBatch> = snap
             .batches

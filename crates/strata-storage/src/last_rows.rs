@@ -16,8 +16,9 @@
 //! served by the index.
 //!
 //! In memory: per table, the merge of the sidecars of the files seen so far
-//! (newest row per series across them), built on first use and extended with
-//! the sidecars of files committed since. Its size is one row per series of
+//! (newest row per series across them), built at server start (or on first
+//! use) and extended, by the next query that needs it, with the sidecars of
+//! files committed since. Its size is one row per series of
 //! the table. Buffered rows are not in it: a reader adds them itself.
 
 use crate::buffer::widen;
@@ -135,6 +136,9 @@ pub(crate) fn newest_per_series(
     batches: &[RecordBatch],
 ) -> Result<RecordBatch, ArrowError> {
     let all = concat_batches(schema, batches)?;
+    if all.num_rows() == 0 {
+        return Ok(all);
+    }
     let tags: Vec<ArrayRef> = schema
         .fields()
         .iter()
@@ -148,6 +152,11 @@ pub(crate) fn newest_per_series(
         .ok_or_else(|| ArrowError::SchemaError("time is not a nanosecond timestamp".into()))?
         .values()
         .clone();
+    if tags.is_empty() {
+        // No tags: the table is one series.
+        let newest = (0..time.len()).max_by_key(|&i| time[i]).unwrap_or(0);
+        return take_record_batch(&all, &UInt32Array::from(vec![newest as u32]));
+    }
     let conv = RowConverter::new(
         tags.iter()
             .map(|c| SortField::new(c.data_type().clone()))
@@ -171,7 +180,7 @@ pub(crate) fn newest_per_series(
 struct TableRows {
     /// Sidecar paths merged in.
     covered: HashSet<String>,
-    /// Newest row per series over them; in the schema of the last merge.
+    /// Newest row per series over them, in the widest schema merged so far.
     rows: Option<RecordBatch>,
     /// More than [`MAX_SERIES`] series: the index is not kept.
     too_many: bool,
@@ -209,22 +218,23 @@ impl LastRowsIndex {
         }
         let entry = Arc::clone(self.tables.lock().entry((db, table)).or_default());
         let mut t = entry.lock().await;
-        // Files only leave the manifest by being replaced (compaction, retention):
-        // then rows merged from them may be gone, so start over.
-        let present: HashSet<&str> = wanted.iter().copied().collect();
-        if t.covered.iter().any(|p| !present.contains(p.as_str())) {
-            *t = TableRows::default();
+        if t.too_many {
+            return Ok(None);
         }
+        // Covered files missing from `files` were committed after the
+        // caller's snapshot, whose buffer still holds their rows: keeping them
+        // adds duplicates, which latest-row aggregates ignore. Files never
+        // leave the manifest today; compaction or retention will have to
+        // reset the index when they do.
         let missing: Vec<String> = wanted
             .into_iter()
             .filter(|p| !t.covered.contains(*p))
             .map(str::to_owned)
             .collect();
-        if t.too_many {
-            return Ok(None);
-        }
-        if !missing.is_empty() {
-            let read: Vec<Vec<RecordBatch>> = futures::stream::iter(missing.clone())
+        // Merged a chunk of sidecars at a time, so a table past MAX_SERIES is
+        // found out after reading about that many rows, not all of its files.
+        for chunk in missing.chunks(CONCURRENT_READS) {
+            let read: Vec<Vec<RecordBatch>> = futures::stream::iter(chunk.to_vec())
                 .map(|path| {
                     let store = Arc::clone(store);
                     async move {
@@ -240,18 +250,28 @@ impl LastRowsIndex {
                 .buffer_unordered(CONCURRENT_READS)
                 .try_collect()
                 .await?;
+            // Schemas only grow (columns are appended, never dropped): merging
+            // in the widest one seen keeps every tag, so a caller planned
+            // against an older catalog cannot fold two series into one.
+            let widest = read
+                .iter()
+                .flatten()
+                .map(RecordBatch::schema)
+                .chain(t.rows.as_ref().map(RecordBatch::schema))
+                .chain(std::iter::once(Arc::clone(schema)))
+                .max_by_key(|s| s.fields().len())
+                .unwrap_or_else(|| Arc::clone(schema));
             let mut parts = Vec::with_capacity(read.len() + 1);
             if let Some(rows) = &t.rows {
-                parts.push(widen(schema, rows)?);
+                parts.push(widen(&widest, rows)?);
             }
             for b in read.iter().flatten() {
-                parts.push(widen(schema, b)?);
+                parts.push(widen(&widest, b)?);
             }
-            let schema = Arc::clone(schema);
-            let merged = tokio::task::spawn_blocking(move || newest_per_series(&schema, &parts))
+            let merged = tokio::task::spawn_blocking(move || newest_per_series(&widest, &parts))
                 .await
                 .map_err(|e| ArrowError::ExternalError(Box::new(e)))??;
-            t.covered.extend(missing);
+            t.covered.extend(chunk.iter().cloned());
             if merged.num_rows() > MAX_SERIES {
                 tracing::info!(
                     "last-rows index: table {db}/{table} has more than {MAX_SERIES} series; \

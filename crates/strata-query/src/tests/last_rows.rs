@@ -99,6 +99,9 @@ const SERVED: &[&str] = &[
      WHERE host IN ('h01', 'h03', 'h07') AND region IS NULL AND time >= {mid} \
      ORDER BY host, time DESC",
     "SELECT last_value(usage ORDER BY time), max(time) FROM {cpu} WHERE time > {mid}",
+    // Two aggregates that differ only in a sort key that is also the group key.
+    "SELECT host, first_value(usage ORDER BY host, time DESC) AS a, \
+     first_value(usage ORDER BY time DESC) AS b FROM {cpu} GROUP BY host ORDER BY host",
 ];
 
 /// Queries whose answer needs more than the newest rows.
@@ -110,6 +113,7 @@ const NOT_SERVED: &[&str] = &[
     "SELECT host, first_value(usage ORDER BY time) FROM {cpu} GROUP BY host",
     "SELECT host, last_value(usage ORDER BY usage) FROM {cpu} GROUP BY host",
     "SELECT idle, max(time) FROM {cpu} GROUP BY idle",
+    "SELECT host, max(CAST(time AS TIME)) FROM {cpu} GROUP BY host",
 ];
 
 fn sql(template: &str, cpu: &str) -> String {
@@ -196,4 +200,37 @@ fn files(engine: &Engine) -> Vec<Arc<strata_storage::manifest::ParquetFile>> {
         .files;
     files.sort_by(|a, b| a.path.cmp(&b.path));
     files
+}
+
+#[tokio::test]
+async fn tables_without_tags_are_one_series() {
+    let dir = tempfile::tempdir().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let engine = open(dir.path(), &store).await;
+    for (first, n) in [(0i64, 10i64), (-50, 5)] {
+        let mut b = WriteBatch::default();
+        for i in 0..n {
+            let tb = b.table_mut("m");
+            tb.begin_row(i as u32 + 1, T0 + (first + i) * S);
+            let c = tb
+                .resolve_column(0, "v", ColumnKind::Field(FieldType::Float))
+                .unwrap();
+            tb.push_field(c, FieldValue::F64((first + i) as f64));
+        }
+        b.finish();
+        let opts = WriteOptions {
+            accept_partial: true,
+            no_sync: false,
+        };
+        engine.write("db", b, opts).await.unwrap();
+        engine.persist_all().await;
+    }
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
+    let fast = "SELECT max(time) AS t, last_value(v ORDER BY time) AS v FROM m";
+    let plan = plan_text(&q.collect("db", &format!("EXPLAIN {fast}")).await.unwrap());
+    assert!(plan.contains("last-rows index"), "{plan}");
+    let full = fast.replace("FROM m", "FROM (SELECT * FROM m LIMIT 1000000) m");
+    let want = answer(&q, &full).await;
+    assert!(want.contains("| 9.0 |"), "{want}");
+    assert_eq!(answer(&q, fast).await, want);
 }

@@ -116,7 +116,8 @@ async fn shutdown_during_failing_commits_loses_nothing() {
         "uploaded, uncommitted"
     );
 
-    // Files with few rows per series are their own last-rows sidecars.
+    // The three data files, plus the sidecars uploaded beside them (files
+    // with few rows per series are their own and upload none).
     let orphaned = 3 + sidecars(&env.store).await.len();
     faulty.clear();
     env.persist.enabled = false;
