@@ -5,8 +5,9 @@
 //! re-sort) then time. Sorting by series id would be cheaper but series ids
 //! follow arrival order, not tag values, and tag min/max pruning needs value order.
 //! The cost stays low anyway: only one representative row per distinct series is
-//! compared by tag values (arrow's row format); rows are then ordered by a packed
-//! integer key (partition, series rank, time).
+//! ordered, by per-column ranks of its tag values; rows are then ordered by a
+//! packed integer key (partition, series rank, time). Beside each file, the
+//! newest row of each series goes to its last-rows sidecar (`crate::last_rows`).
 
 use super::PersistError;
 use crate::buffer::{BufferedBatch, widen};
