@@ -466,6 +466,106 @@ mod tests {
         out
     }
 
+    /// 200,000 rows of 100 hosts in one partition: more than three gather
+    /// slices, so slice offsets and the per-partition tags must line up.
+    #[test]
+    fn a_partition_of_several_slices_is_complete_sorted_and_has_its_newest_rows() {
+        use crate::catalog::CatalogLimits;
+        use crate::{Engine, WriteOptions};
+        use arrow::datatypes::Int64Type;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use strata_bench::tsbs::{Dataset, INTERVAL_NS};
+
+        let engine = Engine::in_memory(CatalogLimits::default());
+        let opts = WriteOptions {
+            accept_partial: true,
+            no_sync: false,
+        };
+        let (hosts, per_batch, batches) = (100, 10_000, 20);
+        for i in 0..batches {
+            let mut d = Dataset::new(0, hosts, per_batch, i as u64 + 1);
+            for row in &mut d.rows {
+                row.time_ns += i as i64 * (per_batch / hosts) as i64 * INTERVAL_NS;
+            }
+            futures::executor::block_on(engine.write("db", d.write_batch(), opts)).unwrap();
+        }
+        let catalog = engine.catalog().snapshot();
+        let db = catalog.database("db").unwrap();
+        let table = db.table("cpu").unwrap();
+        let snap = engine
+            .buffer()
+            .get(db.id(), table.id())
+            .unwrap()
+            .snapshot(i64::MIN, i64::MAX);
+        let schema = Arc::clone(table.arrow_schema());
+        let sum = |b: &RecordBatch| -> i64 {
+            let c = b.column(b.schema().index_of("usage_user").unwrap());
+            c.as_primitive::<Int64Type>().iter().flatten().sum()
+        };
+        let input_sum: i64 = snap.batches.iter().map(|b| sum(&b.batch)).sum();
+        let t = TableRef {
+            db: db.id(),
+            db_name: "db",
+            table: table.id(),
+            table_name: "cpu",
+        };
+        let layout = LayoutConfig {
+            partition_ns: 7 * 24 * 3600 * 1_000_000_000,
+            ..LayoutConfig::default()
+        };
+        let files = encode(t, &schema, &snap.batches, &layout, "t").unwrap();
+        assert_eq!(files.len(), 1);
+        let read = |bytes: Bytes| -> RecordBatch {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
+                .unwrap()
+                .build()
+                .unwrap();
+            let parts: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
+            arrow::compute::concat_batches(&parts[0].schema(), &parts).unwrap()
+        };
+        let out = read(files[0].bytes.clone());
+        assert_eq!(out.num_rows(), per_batch * batches);
+        assert_eq!(sum(&out), input_sum, "every value written once");
+        // Sorted by the tags in schema order (nulls last), then time; series
+        // never repeat after their run ends.
+        let key_cols: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .filter(|f| matches!(f.data_type(), DataType::Dictionary(_, _)))
+            .map(|f| f.name().as_str())
+            .chain(std::iter::once(TIME_COLUMN))
+            .map(|name| Arc::clone(out.column_by_name(name).unwrap()))
+            .collect();
+        let opts = SortOptions {
+            descending: false,
+            nulls_first: false,
+        };
+        let fields = key_cols
+            .iter()
+            .map(|c| SortField::new_with_options(c.data_type().clone(), opts))
+            .collect();
+        let keys = RowConverter::new(fields)
+            .unwrap()
+            .convert_columns(&key_cols)
+            .unwrap();
+        for i in 1..out.num_rows() {
+            assert!(
+                keys.row(i - 1) < keys.row(i),
+                "rows {} and {i} out of order",
+                i - 1
+            );
+        }
+        let time = out.column_by_name("time").unwrap();
+        let time = time.as_primitive::<TimestampNanosecondType>();
+        // The sidecar: one row per host, its newest.
+        let last = read(files[0].last_rows.clone().unwrap());
+        assert_eq!(last.num_rows(), hosts);
+        let newest = time.values().iter().max().copied().unwrap();
+        let last_time = last.column_by_name("time").unwrap();
+        let last_time = last_time.as_primitive::<TimestampNanosecondType>();
+        assert!(last_time.values().iter().all(|&t| t > newest - INTERVAL_NS));
+    }
+
     proptest! {
         #[test]
         fn series_ranks_order_like_the_row_format(
