@@ -381,6 +381,23 @@ mod tests {
     use arrow::row::{RowConverter, SortField};
     use proptest::prelude::*;
 
+    /// `cols` in arrow's row format, ascending with nulls last: comparing two
+    /// rows compares the columns in order.
+    fn ascending_rows(cols: &[ArrayRef]) -> arrow::row::Rows {
+        let opts = SortOptions {
+            descending: false,
+            nulls_first: false,
+        };
+        let fields = cols
+            .iter()
+            .map(|c| SortField::new_with_options(c.data_type().clone(), opts))
+            .collect();
+        RowConverter::new(fields)
+            .unwrap()
+            .convert_columns(cols)
+            .unwrap()
+    }
+
     /// Series order by arrow's row format over the tag values: what
     /// `series_ranks` replaced, kept as its oracle.
     fn oracle(batches: &[RecordBatch], series: &[&[u32]], tag_cols: &[usize]) -> Vec<u32> {
@@ -401,18 +418,7 @@ mod tests {
                 interleave(&parts, &reps).unwrap()
             })
             .collect();
-        let opts = SortOptions {
-            descending: false,
-            nulls_first: false,
-        };
-        let fields = cols
-            .iter()
-            .map(|c| SortField::new_with_options(c.data_type().clone(), opts))
-            .collect();
-        let rows = RowConverter::new(fields)
-            .unwrap()
-            .convert_columns(&cols)
-            .unwrap();
+        let rows = ascending_rows(&cols);
         let mut order: Vec<usize> = (0..reps.len()).collect();
         order.sort_by(|&a, &b| rows.row(a).cmp(&rows.row(b)));
         let max = seen.keys().max().copied().unwrap_or(0) as usize;
@@ -536,18 +542,7 @@ mod tests {
             .chain(std::iter::once(TIME_COLUMN))
             .map(|name| Arc::clone(out.column_by_name(name).unwrap()))
             .collect();
-        let opts = SortOptions {
-            descending: false,
-            nulls_first: false,
-        };
-        let fields = key_cols
-            .iter()
-            .map(|c| SortField::new_with_options(c.data_type().clone(), opts))
-            .collect();
-        let keys = RowConverter::new(fields)
-            .unwrap()
-            .convert_columns(&key_cols)
-            .unwrap();
+        let keys = ascending_rows(&key_cols);
         for i in 1..out.num_rows() {
             assert!(
                 keys.row(i - 1) < keys.row(i),
