@@ -84,11 +84,12 @@ pub(crate) const OBJECT_STORE_URL: &str = "strata://objects";
 /// files at once.
 const SORTED_FILES_PER_PARTITION: usize = 4;
 
-/// The order rows have inside every persisted file: the tag columns in table
-/// schema order (nulls last), then time; see `strata_storage::persist::encode`.
-/// It holds for files written before a tag existed too: that tag is NULL in all
-/// their rows, so it ties and the order falls through to the next column.
-fn file_ordering(schema: &SchemaRef) -> Option<LexOrdering> {
+/// The order rows have inside persisted files of one [`SortOrder`]: the tag
+/// columns `tags` (arrow indices, in key order; nulls last), then time; see
+/// `strata_storage::persist::encode`. It holds for files written before a tag
+/// existed too: that tag is NULL in all their rows, so it ties and the order
+/// falls through to the next column.
+fn file_ordering(schema: &SchemaRef, tags: &[usize]) -> Option<LexOrdering> {
     let sort = |i: usize| PhysicalSortExpr {
         expr: Arc::new(Column::new(schema.field(i).name(), i)),
         options: SortOptions {
@@ -96,25 +97,34 @@ fn file_ordering(schema: &SchemaRef) -> Option<LexOrdering> {
             nulls_first: false,
         },
     };
-    let mut exprs: Vec<PhysicalSortExpr> = schema
-        .fields()
-        .iter()
-        .enumerate()
-        .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
-        .map(|(i, _)| sort(i))
-        .collect();
+    let mut exprs: Vec<PhysicalSortExpr> = tags.iter().map(|&i| sort(i)).collect();
     exprs.push(sort(schema.index_of(TIME_COLUMN).ok()?));
     LexOrdering::new(exprs)
 }
 
 /// The order to declare for a scan of `files`: [`file_ordering`] when every
-/// file records it, none otherwise.
-fn declared_ordering(schema: &SchemaRef, files: &[Arc<ParquetFile>]) -> Option<LexOrdering> {
-    files
-        .iter()
-        .all(|f| f.sort == Some(SortOrder::TagsNullsLastTime))
-        .then(|| file_ordering(schema))
-        .flatten()
+/// file records the same order, none otherwise (files of the earliest builds
+/// record none; files of different orders interleave no sorted way).
+fn declared_ordering(
+    schema: &SchemaRef,
+    series_key: &[usize],
+    files: &[Arc<ParquetFile>],
+) -> Option<LexOrdering> {
+    let first = files.first()?.sort?;
+    if files.iter().any(|f| f.sort != Some(first)) {
+        return None;
+    }
+    let tags: Vec<usize> = match first {
+        SortOrder::SeriesKeyTime => series_key.to_vec(),
+        SortOrder::TagsNullsLastTime => schema
+            .fields()
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| matches!(f.data_type(), DataType::Dictionary(_, _)))
+            .map(|(i, _)| i)
+            .collect(),
+    };
+    file_ordering(schema, &tags)
 }
 
 /// Scans committed files with the filters pushed into the Parquet reader for
@@ -122,6 +132,7 @@ fn declared_ordering(schema: &SchemaRef, files: &[Arc<ParquetFile>]) -> Option<L
 fn parquet_exec(
     state: &dyn Session,
     schema: &SchemaRef,
+    series_key: &[usize],
     files: Vec<Arc<ParquetFile>>,
     projection: Option<&Vec<usize>>,
     predicate: Option<Arc<dyn PhysicalExpr>>,
@@ -158,7 +169,7 @@ fn parquet_exec(
     // DataFusion keeps a declared ordering only for groups it can prove sorted
     // (single-file groups here) and drops it otherwise. Files of earlier builds
     // record no order (they sorted NULL tags first): then nothing is declared.
-    let ordering = declared_ordering(schema, &files);
+    let ordering = declared_ordering(schema, series_key, &files);
     let config = FileScanConfigBuilder::new(url, Arc::new(source))
         .with_file_groups(groups.into_iter().map(Into::into).collect())
         .with_output_ordering(ordering.into_iter().collect())
@@ -242,7 +253,15 @@ impl TableProvider for BufferTable {
         }
         let mut ordering = None;
         if !files.is_empty() {
-            let exec = parquet_exec(state, &schema, files, projection, predicate, limit)?;
+            let exec = parquet_exec(
+                state,
+                &schema,
+                self.table.series_key(),
+                files,
+                projection,
+                predicate,
+                limit,
+            )?;
             ordering = exec.properties().output_ordering().cloned();
             inputs.push(exec);
         }
@@ -290,9 +309,10 @@ mod tests {
     }
 
     #[test]
-    fn files_of_earlier_builds_get_no_declared_order() {
+    fn declared_order_follows_the_files_sort_order() {
         let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
         let schema: SchemaRef = Arc::new(Schema::new(vec![
+            Field::new("dc", dict.clone(), true),
             Field::new("host", dict, true),
             Field::new(
                 "time",
@@ -301,13 +321,23 @@ mod tests {
             ),
             Field::new("v", DataType::Float64, true),
         ]));
-        let new = file(Some(SortOrder::TagsNullsLastTime));
-        let order = declared_ordering(&schema, &[Arc::clone(&new), Arc::clone(&new)])
-            .map(|o| o.to_string());
+        // `host` was created first, so it leads the series key.
+        let key = [1, 0];
+        let order = |files: &[Arc<ParquetFile>]| {
+            declared_ordering(&schema, &key, files).map(|o| o.to_string())
+        };
+        let keyed = file(Some(SortOrder::SeriesKeyTime));
+        let named = file(Some(SortOrder::TagsNullsLastTime));
         assert_eq!(
-            order.as_deref(),
-            Some("host@0 ASC NULLS LAST, time@1 ASC NULLS LAST")
+            order(&[Arc::clone(&keyed), Arc::clone(&keyed)]).as_deref(),
+            Some("host@1 ASC NULLS LAST, dc@0 ASC NULLS LAST, time@2 ASC NULLS LAST")
         );
-        assert!(declared_ordering(&schema, &[new, file(None)]).is_none());
+        assert_eq!(
+            order(&[Arc::clone(&named)]).as_deref(),
+            Some("dc@0 ASC NULLS LAST, host@1 ASC NULLS LAST, time@2 ASC NULLS LAST")
+        );
+        assert_eq!(order(&[Arc::clone(&keyed), Arc::clone(&named)]), None);
+        assert_eq!(order(&[keyed, file(None)]), None);
+        assert_eq!(order(&[named, file(None)]), None);
     }
 }

@@ -57,6 +57,7 @@ pub struct TableSchema {
     by_name: HashMap<String, usize>,
     next_column_id: u32,
     arrow: SchemaRef,
+    series_key: Vec<usize>,
 }
 
 impl TableSchema {
@@ -71,6 +72,7 @@ impl TableSchema {
             .map(|(i, c)| (c.name.clone(), i))
             .collect();
         let arrow = Self::build_arrow(&columns);
+        let series_key = Self::build_series_key(&columns, &arrow);
         Self {
             id,
             name,
@@ -78,7 +80,18 @@ impl TableSchema {
             by_name,
             next_column_id: next,
             arrow,
+            series_key,
         }
+    }
+
+    /// Arrow indices of the tags in creation order: the order of their first
+    /// appearance in writes, which is how InfluxDB 3 defines a series key.
+    fn build_series_key(columns: &[ColumnSchema], arrow: &SchemaRef) -> Vec<usize> {
+        columns
+            .iter()
+            .filter(|c| c.kind == ColumnKind::Tag)
+            .filter_map(|c| arrow.index_of(&c.name).ok())
+            .collect()
     }
 
     /// Columns sorted by name, `time` among them, as InfluxDB 3 presents them.
@@ -122,6 +135,14 @@ impl TableSchema {
         &self.arrow
     }
 
+    /// The series key: indices into [`Self::arrow_schema`] of the tag columns
+    /// in creation order. Parquet files are sorted by it, then by time, so a
+    /// writer controls which tag leads (and prunes best) by the order of tags
+    /// in its first write; later tags extend the key at its end.
+    pub fn series_key(&self) -> &[usize] {
+        &self.series_key
+    }
+
     /// Adds columns; the caller has checked names, kinds and limits.
     pub(super) fn add_columns(&mut self, new: &[(String, ColumnKind)]) {
         for (name, kind) in new {
@@ -135,6 +156,7 @@ impl TableSchema {
             });
         }
         self.arrow = Self::build_arrow(&self.columns);
+        self.series_key = Self::build_series_key(&self.columns, &self.arrow);
     }
 }
 

@@ -154,6 +154,7 @@ impl Engine {
         };
         let (db_name, table_name) = (db_schema.name().to_owned(), schema.name().to_owned());
         let arrow_schema = Arc::clone(schema.arrow_schema());
+        let series_key = schema.series_key().to_vec();
         let chunk = Arc::clone(&take.chunk);
         let layout = d.config.layout;
         let nanos = std::time::SystemTime::now()
@@ -167,7 +168,14 @@ impl Engine {
                 table,
                 table_name: &table_name,
             };
-            encode(t, &arrow_schema, &chunk.batches, &layout, &file_id)
+            encode(
+                t,
+                &arrow_schema,
+                &series_key,
+                &chunk.batches,
+                &layout,
+                &file_id,
+            )
         })
         .await;
         let files: Vec<EncodedFile> = match encoded {

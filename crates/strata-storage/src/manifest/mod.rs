@@ -92,9 +92,9 @@ pub struct ParquetFile {
     pub size: u64,
     /// Min/max per column, by column name.
     pub columns: BTreeMap<String, ColumnStats>,
-    /// How the rows are ordered: [`SortOrder::TagsNullsLastTime`] for files of
-    /// this version; absent (unknown) in files of earlier builds, which sorted
-    /// NULL tags first, so a reader must not assume an order for them.
+    /// How the rows are ordered: [`SortOrder::SeriesKeyTime`] for files of
+    /// this version; absent (unknown) in files of the earliest builds, which
+    /// sorted NULL tags first, so a reader must not assume an order for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sort: Option<SortOrder>,
     /// Path of the file's last-rows sidecar (`crate::last_rows`): the newest
@@ -108,9 +108,14 @@ pub struct ParquetFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SortOrder {
-    /// By the tag columns in table-schema order (ascending, NULLs last), then
-    /// by time.
+    /// By the tag columns in name order (ascending, NULLs last), then by time.
+    /// Written by earlier builds; still read.
     TagsNullsLastTime,
+    /// By the table's series key (its tags in creation order, see
+    /// `TableSchema::series_key`; ascending, NULLs last), then by time. Tags
+    /// created after the file was written are NULL in all its rows, so the
+    /// order holds for the table's current key too.
+    SeriesKeyTime,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -235,3 +235,28 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn series_key_is_tags_in_creation_order_and_survives_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let cat = Catalog::open(dir.path(), CatalogLimits::default()).unwrap();
+    let mut b = batch(&[
+        ("cpu", "zone", ColumnKind::Tag),
+        ("cpu", "host", ColumnKind::Tag),
+    ]);
+    cat.validate("db", &mut b, true).unwrap();
+    let mut b = batch(&[("cpu", "az", ColumnKind::Tag)]);
+    let v = cat.validate("db", &mut b, true).unwrap();
+    let key_names = |t: &crate::catalog::TableSchema| -> Vec<String> {
+        t.series_key()
+            .iter()
+            .map(|&i| t.arrow_schema().field(i).name().clone())
+            .collect()
+    };
+    let t = v.database("db").unwrap().table("cpu").unwrap();
+    assert_eq!(key_names(t), ["zone", "host", "az"]);
+    let reopened = Catalog::open(dir.path(), CatalogLimits::default()).unwrap();
+    let snap = reopened.snapshot();
+    let t = snap.database("db").unwrap().table("cpu").unwrap();
+    assert_eq!(key_names(t), ["zone", "host", "az"]);
+}
