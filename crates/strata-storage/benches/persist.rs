@@ -29,6 +29,7 @@ const ROWS: usize = BATCH_ROWS * BATCHES;
 fn buffered() -> (
     Vec<BufferedBatch>,
     arrow::datatypes::SchemaRef,
+    Vec<usize>,
     strata_model::DbId,
     strata_model::TableId,
 ) {
@@ -60,13 +61,14 @@ fn buffered() -> (
     (
         snap.batches,
         std::sync::Arc::clone(table.arrow_schema()),
+        table.series_key().to_vec(),
         db.id(),
         table.id(),
     )
 }
 
 fn bench(c: &mut Criterion) {
-    let (batches, schema, db, table) = buffered();
+    let (batches, schema, series_key, db, table) = buffered();
     let t = TableRef {
         db,
         db_name: "db",
@@ -85,7 +87,7 @@ fn bench(c: &mut Criterion) {
             zstd_level: level,
             ..LayoutConfig::default()
         };
-        let files = encode(t, &schema, &batches, &layout, "bench").expect("encode");
+        let files = encode(t, &schema, &series_key, &batches, &layout, "bench").expect("encode");
         let bytes: u64 = files.iter().map(|f| f.meta.size).sum();
         let rows: u64 = files.iter().map(|f| f.meta.rows).sum();
         assert_eq!(rows, ROWS as u64);
@@ -100,7 +102,11 @@ fn bench(c: &mut Criterion) {
             bytes as f64 / rows as f64
         );
         g.bench_function(format!("zstd_level_{level}"), |b| {
-            b.iter(|| black_box(encode(t, &schema, &batches, &layout, "bench").expect("encode")))
+            b.iter(|| {
+                black_box(
+                    encode(t, &schema, &series_key, &batches, &layout, "bench").expect("encode"),
+                )
+            })
         });
     }
     g.finish();

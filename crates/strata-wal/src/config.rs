@@ -75,6 +75,10 @@ pub struct WalConfig {
     /// On open, skip the rest of a segment after corruption instead of failing.
     /// Lossy: every record after the corrupt byte in that segment is dropped.
     pub skip_corrupt: bool,
+    /// Keep one removed segment as a spare and make the next segment from it
+    /// (`spare.rs`), so that syncs of appends into it change no file system
+    /// metadata. Costs up to one segment of disk, also after close.
+    pub recycle: bool,
 }
 
 impl Default for WalConfig {
@@ -84,6 +88,7 @@ impl Default for WalConfig {
             sync: SyncMode::Always,
             segment_bytes: DEFAULT_SEGMENT_BYTES,
             skip_corrupt: false,
+            recycle: true,
         }
     }
 }

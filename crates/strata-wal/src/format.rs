@@ -219,7 +219,12 @@ impl DefectKind {
 }
 
 /// Iterates the valid records of one segment image, stopping at the first
-/// defect. Pure: no I/O, no allocation, never panics on any input.
+/// defect. Unused space after the records is not a defect, the records just
+/// end there: zero bytes to the end of the image (a frame's `seq` is at least
+/// 1, so no frame is all zeros), or a checksummed record numbered below the
+/// header's `first_seq`, left by the segment this file was before it was
+/// recycled (`spare.rs`, S2). Pure: no I/O, no allocation, never panics on any
+/// input.
 #[derive(Debug, Clone)]
 pub struct SegmentReader<'a> {
     bytes: &'a [u8],
@@ -227,6 +232,7 @@ pub struct SegmentReader<'a> {
     pos: usize,
     next_seq: u64,
     defect: Option<Defect>,
+    unused_tail: usize,
 }
 
 impl<'a> SegmentReader<'a> {
@@ -239,6 +245,7 @@ impl<'a> SegmentReader<'a> {
             pos: HEADER_LEN,
             next_seq: header.first_seq,
             defect: None,
+            unused_tail: 0,
         })
     }
 
@@ -258,6 +265,12 @@ impl<'a> SegmentReader<'a> {
         self.next_seq
     }
 
+    /// Bytes of unused space after the last record (zeros, or a recycled
+    /// file's stale records), once iteration has stopped there; 0 otherwise.
+    pub fn unused_tail(&self) -> usize {
+        self.unused_tail
+    }
+
     /// Why iteration stopped before the end of the bytes, once it has.
     pub fn defect(&self) -> Option<&Defect> {
         self.defect.as_ref()
@@ -270,6 +283,11 @@ impl<'a> SegmentReader<'a> {
         self.defect
             .as_ref()
             .is_some_and(|d| valid_frame_after(self.bytes, d.offset + 1, self.next_seq).is_some())
+    }
+
+    fn is_unused_space(&self, kind: &DefectKind) -> bool {
+        matches!(kind, DefectKind::Sequence { found, .. } if *found < self.header.first_seq)
+            || all_zero(&self.bytes[self.pos..])
     }
 
     fn decode_at(&self, pos: usize) -> Result<Frame<'a>, DefectKind> {
@@ -314,7 +332,7 @@ impl<'a> Iterator for SegmentReader<'a> {
     type Item = Frame<'a>;
 
     fn next(&mut self) -> Option<Frame<'a>> {
-        if self.defect.is_some() || self.pos >= self.bytes.len() {
+        if self.defect.is_some() || self.unused_tail > 0 || self.pos >= self.bytes.len() {
             return None;
         }
         match self.decode_at(self.pos) {
@@ -322,6 +340,10 @@ impl<'a> Iterator for SegmentReader<'a> {
                 self.pos = frame.end();
                 self.next_seq = self.next_seq.wrapping_add(1);
                 Some(frame)
+            }
+            Err(kind) if self.is_unused_space(&kind) => {
+                self.unused_tail = self.bytes.len() - self.pos;
+                None
             }
             Err(kind) => {
                 self.defect = Some(Defect {
@@ -355,6 +377,11 @@ fn valid_frame_after(bytes: &[u8], from: usize, min_seq: u64) -> Option<usize> {
         let payload = &bytes[p + FRAME_HEADER_LEN..p + FRAME_HEADER_LEN + len];
         frame_crc(seq, payload) == u32_at(head, 4)
     })
+}
+
+fn all_zero(bytes: &[u8]) -> bool {
+    let (words, rest) = bytes.as_chunks::<16>();
+    words.iter().all(|w| u128::from_ne_bytes(*w) == 0) && rest.iter().all(|&b| b == 0)
 }
 
 fn array<const N: usize>(b: &[u8], at: usize) -> [u8; N] {
@@ -452,6 +479,61 @@ mod tests {
     }
 
     #[test]
+    fn zeros_after_the_last_record_are_unused_space() {
+        let b = segment(5, &[b"a", b""]);
+        for zeros in [1, 15, 16, 17, 4096 + 3] {
+            let mut padded = b.clone();
+            padded.resize(b.len() + zeros, 0);
+            let mut r = SegmentReader::new(&padded).unwrap();
+            assert_eq!(r.by_ref().count(), 2, "{zeros} zeros");
+            assert_eq!(r.defect(), None);
+            assert_eq!(r.unused_tail(), zeros);
+            assert_eq!(r.valid_len(), b.len());
+            assert_eq!(r.next_seq(), 7);
+        }
+        // One non-zero byte anywhere in the tail makes it a defect again.
+        for at in [0, 15, 16, 4000] {
+            let mut padded = b.clone();
+            padded.resize(b.len() + 4096, 0);
+            padded[b.len() + at] = 1;
+            let mut r = SegmentReader::new(&padded).unwrap();
+            assert_eq!(r.by_ref().count(), 2);
+            assert_eq!(r.unused_tail(), 0);
+            assert_eq!(r.defect().map(|d| d.offset), Some(b.len()), "byte {at}");
+        }
+    }
+
+    #[test]
+    fn stale_records_of_a_recycled_file_end_the_records() {
+        // A file that held records 1..=3, reused for a segment starting at 10;
+        // the new record is as long as the old first one, so the old second
+        // record starts exactly where the new records end.
+        let old = segment(1, &[b"one", b"two", b"three"]);
+        let mut b = segment(10, &[b"ten"]);
+        let end = b.len();
+        b.extend_from_slice(&old[end..]);
+        let mut r = SegmentReader::new(&b).unwrap();
+        assert_eq!(r.by_ref().map(|f| f.seq).collect::<Vec<_>>(), [10]);
+        assert_eq!(r.defect(), None);
+        assert_eq!(r.unused_tail(), b.len() - end);
+        assert_eq!(r.valid_len(), end);
+        // Numbered at or above `first_seq` but out of order: corruption.
+        let mut b = segment(10, &[b"ten"]);
+        encode_frame(12, b"twelve", &mut b);
+        let mut r = SegmentReader::new(&b).unwrap();
+        assert_eq!(r.by_ref().count(), 1);
+        assert!(r.defect().unwrap().kind.is_intact_record());
+        // Stale bytes that start mid-frame look torn: no valid frame follows.
+        let mut b = segment(10, &[b"ten!"]);
+        let end = b.len();
+        b.extend_from_slice(&old[end..]);
+        let mut r = SegmentReader::new(&b).unwrap();
+        assert_eq!(r.by_ref().count(), 1);
+        assert!(r.defect().is_some());
+        assert!(!r.valid_frame_after_defect());
+    }
+
+    #[test]
     fn truncated_last_frame_is_torn() {
         let b = segment(1, &[b"first", b"second"]);
         let second = HEADER_LEN + FRAME_HEADER_LEN + 5;
@@ -475,16 +557,14 @@ mod tests {
             assert_eq!(r.defect().unwrap().offset, second);
             assert!(r.valid_frame_after_defect(), "flip at {at}");
         }
-        // A zeroed tail (file size extended, data never written) is torn.
+        // A zeroed tail (file size extended, data never written; or space
+        // preallocated) ends the records without a defect.
         let len = b.len();
         b[second..len].fill(0);
         let mut r = SegmentReader::new(&b).unwrap();
         assert_eq!(r.by_ref().count(), 1);
-        assert!(matches!(
-            r.defect().unwrap().kind,
-            DefectKind::BadCrc { .. }
-        ));
-        assert!(!r.valid_frame_after_defect());
+        assert_eq!(r.defect(), None);
+        assert_eq!(r.unused_tail(), len - second);
     }
 
     #[test]

@@ -9,6 +9,10 @@ use std::path::Path;
 pub(crate) trait Storage: Send + 'static {
     /// Creates (or truncates a leftover of) a segment file for writing.
     fn create(&mut self, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
+    /// Turns a spare (a zero-filled, synced file, see `spare.rs`) into the
+    /// segment file `path` by renaming it; writes start at offset 0, over the
+    /// zeros.
+    fn adopt(&mut self, spare: &Path, path: &Path) -> io::Result<Box<dyn SegmentFile>>;
     /// Makes the directory's entries (a new segment's name) durable.
     fn sync_dir(&mut self, dir: &Path) -> io::Result<()>;
 }
@@ -35,6 +39,12 @@ impl Storage for FsStorage {
             .create(true)
             .truncate(true)
             .open(path)?;
+        Ok(Box::new(FsSegment(file)))
+    }
+
+    fn adopt(&mut self, spare: &Path, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
+        std::fs::rename(spare, path)?;
+        let file = OpenOptions::new().write(true).open(path)?;
         Ok(Box::new(FsSegment(file)))
     }
 

@@ -13,6 +13,7 @@
 //! | Writer thread: group commit, rotation, I/O failures | `writer.rs` |
 //! | Handle: append, close, segment removal | `wal.rs` |
 //! | Pins and live segments | `pin.rs` |
+//! | Zero-filled spare segments, prepared ahead by a thread | `spare.rs` |
 //! | File operations behind a trait (fault injection in tests) | `io.rs`, `io/fault.rs` |
 //!
 //! ```
@@ -42,6 +43,7 @@ pub mod format;
 mod io;
 mod pin;
 mod replay;
+mod spare;
 mod wal;
 mod writer;
 

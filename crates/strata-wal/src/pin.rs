@@ -9,6 +9,7 @@
 
 use crate::WalError;
 use crate::io::sync_dir;
+use crate::spare::Spares;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -84,6 +85,7 @@ impl fmt::Debug for Pin {
 #[derive(Debug)]
 pub(crate) struct Registry {
     dir: PathBuf,
+    spares: Spares,
     inner: Mutex<Live>,
     /// `inner.segments.len()`, readable without the lock.
     count: AtomicUsize,
@@ -98,9 +100,10 @@ struct Live {
 }
 
 impl Registry {
-    pub(crate) fn new(dir: PathBuf) -> Self {
+    pub(crate) fn new(dir: PathBuf, spares: Spares) -> Self {
         Self {
             dir,
+            spares,
             inner: Mutex::default(),
             count: AtomicUsize::new(0),
         }
@@ -155,7 +158,7 @@ impl Registry {
                 break;
             }
             let path = entry.path.clone();
-            match std::fs::remove_file(&path) {
+            match self.spares.retire(id, &path) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                 Err(e) => return Err(WalError::io("remove segment", path, 0, e)),
@@ -167,6 +170,11 @@ impl Registry {
                 .map_err(|e| WalError::io("fsync directory", self.dir.clone(), 0, e))?;
         }
         Ok(removed)
+    }
+
+    /// Where removed segments go to be reused (`spare.rs`).
+    pub(crate) fn spares(&self) -> &Spares {
+        &self.spares
     }
 
     pub(crate) fn dir(&self) -> &Path {

@@ -6,6 +6,8 @@
 //! - a torn tail of the last segment (a partial or checksum-bad last record
 //!   that no valid record follows, or a header-only segment whose header is
 //!   incomplete) is cut off with a warning;
+//! - unused space after a segment's last record (zeros, or stale records of a
+//!   recycled file) is cut off;
 //! - bytes past the length the next segment's header recorded for its
 //!   predecessor (left by a failed write) are cut off with a warning;
 //! - anything else is corruption: open fails naming the file and offset, or,
@@ -41,8 +43,9 @@ pub struct ReplayStats {
     pub records: u64,
     /// Valid segment bytes read (headers and frames).
     pub bytes: u64,
-    /// Bytes cut off: torn tails, incomplete headers, and bytes past the
-    /// length recorded by a successor segment.
+    /// Bytes cut off: torn tails, unused space after the last record (zeros,
+    /// stale records of a recycled file), incomplete headers, and bytes past the length recorded by a
+    /// successor segment.
     pub truncated_bytes: u64,
     /// Corrupt regions skipped because `skip_corrupt` was set: each is the rest
     /// of one segment from the corrupt byte on (or a whole segment with a bad
@@ -207,13 +210,30 @@ where
         let next = reader.next_seq();
         let Some(defect) = reader.defect() else {
             if let Some(limit) = successor.map(|h| h.prev_len)
-                && len < limit
+                && valid < limit
             {
                 self.corrupt(
                     path,
-                    len,
-                    format!("segment ends at byte {len} but the next segment recorded {limit} bytes for it"),
+                    valid,
+                    format!("segment's records end at byte {valid} but the next segment recorded {limit} bytes for it"),
                 )?;
+                return Ok((len, next));
+            }
+            if reader.unused_tail() > 0 {
+                // Stale bytes of a recycled file, or zeros of a file that grew
+                // before a crash without its data reaching the disk (never
+                // acknowledged). Cut so the successor's `prev_len` is the
+                // file's length.
+                let dropped = len - valid;
+                tracing::debug!(
+                    segment = %path.display(),
+                    offset = valid,
+                    bytes_dropped = dropped,
+                    "WAL: cutting unused space after the last record"
+                );
+                truncate(path, valid)?;
+                self.stats.truncated_bytes += dropped;
+                return Ok((valid, next));
             }
             return Ok((len, next));
         };

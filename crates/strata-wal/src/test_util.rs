@@ -24,6 +24,7 @@ pub(crate) fn config_mode(dir: &Path, sync: SyncMode, segment_bytes: u64) -> Wal
         sync,
         segment_bytes,
         skip_corrupt: false,
+        recycle: true,
     }
 }
 

@@ -5,6 +5,7 @@ use crate::format::{MAX_RECORD_BYTES, frame_crc};
 use crate::io::{FsStorage, Storage, sync_dir};
 use crate::pin::{Pin, Registry};
 use crate::replay::{Record, ReplayStats, replay};
+use crate::spare::Spares;
 use crate::writer::{Counters, Pending, Queue, Shared, State, Writer, WriterArgs};
 use crate::{OpenError, SyncMode, WalConfig, WalError};
 use std::collections::VecDeque;
@@ -115,6 +116,7 @@ impl Wal {
             sync,
             segment_bytes,
             skip_corrupt,
+            recycle,
         } = config;
         if dir.as_os_str().is_empty() {
             return Err(WalError::InvalidConfig("the WAL directory is not set".into()).into());
@@ -134,7 +136,12 @@ impl Wal {
             }),
             wake: Condvar::new(),
             counters: Counters::default(),
-            registry: Registry::new(dir.clone()),
+            registry: Registry::new(
+                dir.clone(),
+                Spares::new(&dir, recycle).map_err(|e| {
+                    WalError::io("remove leftover spare segments", dir.clone(), 0, e)
+                })?,
+            ),
             current: AtomicU64::new(replayed.next_id),
         });
         for entry in replayed.segments {

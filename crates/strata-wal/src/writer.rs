@@ -102,6 +102,9 @@ struct OpenSegment {
     written: u64,
     /// Bytes known to be on stable storage.
     synced: u64,
+    /// Size of the file when it was made from a spare (stale bytes past
+    /// `written`); 0 for a segment created empty.
+    allocated: u64,
 }
 
 pub(crate) struct Writer {
@@ -361,9 +364,22 @@ impl Writer {
                 "WAL: {err} while closing a full segment; records acknowledged without a sync may not survive a power loss"
             );
         }
+        self.cut_spare_tail();
         let len = self.seg.as_ref().map_or(0, |s| s.written);
         self.close_segment(len);
         self.open_segment_or_log();
+    }
+
+    /// Removes the stale bytes a spare left past the records, so that a closed
+    /// segment's length is the `prev_len` its successor records. Best effort:
+    /// if it fails, open cuts the bytes past `prev_len` instead (W3).
+    fn cut_spare_tail(&mut self) {
+        if let Some(seg) = self.seg.as_mut()
+            && seg.allocated > seg.written
+            && let Err(e) = seg.file.set_len(seg.written)
+        {
+            tracing::warn!(segment = %seg.entry.path.display(), offset = seg.written, "WAL: cannot cut the stale bytes after a segment's records ({e}); open will");
+        }
     }
 
     /// Stops appending to the current segment; `len` is its valid length,
@@ -395,10 +411,22 @@ impl Writer {
             prev_len: self.prev_len,
         };
         let failed = |op, e| WalError::io(op, path.clone(), 0, e);
-        let mut file = self
-            .storage
-            .create(&path)
-            .map_err(|e| failed("create segment", e))?;
+        let (mut file, allocated) = match self.shared.registry.spares().take() {
+            Some(spare) => {
+                let allocated = std::fs::metadata(&spare).map_or(0, |m| m.len());
+                let file = self.storage.adopt(&spare, &path).map_err(|e| {
+                    let _ = std::fs::remove_file(&spare);
+                    failed("rename a spare into a segment", e)
+                })?;
+                (file, allocated)
+            }
+            None => (
+                self.storage
+                    .create(&path)
+                    .map_err(|e| failed("create segment", e))?,
+                0,
+            ),
+        };
         file.write_all(&header.encode())
             .map_err(|e| failed("write segment header", e))?;
         file.sync_data()
@@ -415,6 +443,7 @@ impl Writer {
             file,
             written: HEADER_LEN as u64,
             synced: HEADER_LEN as u64,
+            allocated,
         });
         self.next_id += 1;
         Ok(())
@@ -433,6 +462,7 @@ impl Writer {
         if self.dirty() {
             self.sync()?;
         }
+        self.cut_spare_tail();
         Ok(())
     }
 }

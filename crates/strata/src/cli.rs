@@ -75,7 +75,8 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "STRATA_WAL_SYNC", value_name = "MODE")]
     pub(crate) wal_sync: Option<String>,
 
-    /// WAL segment size; a segment is deleted once all its rows are in Parquet
+    /// WAL segment size; a segment is deleted once all its rows are in Parquet,
+    /// except one kept as `wal/<id>.spare` and reused as the next segment
     /// [default: 64MiB].
     #[arg(long, env = "STRATA_WAL_SEGMENT_SIZE", value_name = "SIZE")]
     pub(crate) wal_segment_size: Option<String>,

@@ -114,6 +114,7 @@ impl Engine {
             sync: args.wal.sync,
             segment_bytes: args.wal.segment_bytes,
             skip_corrupt: args.wal.skip_corrupt,
+            recycle: true,
         };
         let replay = |rec: Record<'_>| -> Result<(), EngineError> {
             last_seq = rec.seq;

@@ -75,6 +75,16 @@ impl Storage for FaultStorage {
         }))
     }
 
+    fn adopt(&mut self, spare: &Path, path: &Path) -> io::Result<Box<dyn SegmentFile>> {
+        if Faults::take(&self.faults.creates) {
+            return Err(self.faults.error());
+        }
+        Ok(Box::new(FaultSegment {
+            inner: self.inner.adopt(spare, path)?,
+            faults: Arc::clone(&self.faults),
+        }))
+    }
+
     fn sync_dir(&mut self, dir: &Path) -> io::Result<()> {
         self.inner.sync_dir(dir)
     }
