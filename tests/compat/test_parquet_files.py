@@ -15,9 +15,8 @@ Lines are sent shuffled, and several series share timestamps. The files under
 ``DATA_DIR/objects/<db>/<table>/YYYY-MM-DD/HH/`` must then hold exactly the
 written rows with the catalog's types, one file per table, partition and
 persist, each file inside its hour, sorted by the series key (the tag columns
-in the order the writes first named them, nulls last) then time, fields and time
-zstd-compressed, tags dictionary-encoded and uncompressed, with statistics that
-match the data. pyarrow and duckdb must read the same rows, and Strata's own SQL, now
+in the order the writes first named them, nulls last) then time, zstd, tags
+dictionary-encoded, with statistics that match the data. pyarrow and duckdb must read the same rows, and Strata's own SQL, now
 reading files only, must return them too.
 """
 
@@ -450,8 +449,7 @@ def test_duckdb_agrees_with_pyarrow(persisted: Persisted):
 
 
 def test_compression_and_encodings(persisted: Persisted):
-    """Field and time column chunks are ZSTD; tag columns are dictionary-encoded
-    and not compressed further."""
+    """Every column chunk is ZSTD; tag columns are dictionary-encoded."""
     for table, paths in persisted.files.items():
         for p in paths:
             md = pq.ParquetFile(p).metadata
@@ -460,10 +458,8 @@ def test_compression_and_encodings(persisted: Persisted):
                 rg = md.row_group(g)
                 for j in range(rg.num_columns):
                     c = rg.column(j)
-                    is_tag = SCHEMAS[table].get(c.path_in_schema) == "tag"
-                    want = "UNCOMPRESSED" if is_tag else "ZSTD"
-                    assert c.compression == want, (p, g, c.path_in_schema, c.compression)
-                    if is_tag:
+                    assert c.compression == "ZSTD", (p, g, c.path_in_schema, c.compression)
+                    if SCHEMAS[table].get(c.path_in_schema) == "tag":
                         assert c.has_dictionary_page, (p, g, c.path_in_schema)
                         assert "RLE_DICTIONARY" in c.encodings, (p, g, c.path_in_schema, c.encodings)
 

@@ -91,15 +91,12 @@ fn writer_props(
         .set_statistics_enabled(EnabledStatistics::Page)
         // Field values rarely repeat; dictionary attempts there cost CPU for nothing.
         .set_dictionary_enabled(false);
-    // Tags are dictionary pages plus run-length keys: zstd shrinks them by a
-    // few KB a file (2-3% of a TSBS file), while every column chunk read
-    // through a codec costs the reader a zstd context (about 20 us, 12% of a
-    // point query's CPU across its columns).
+    // Tags stay zstd-compressed too: storing them uncompressed saves the
+    // reader a zstd context per column chunk, but measured no faster point
+    // queries (docs/BENCHMARKS.md) and made files larger.
     for &i in tag_cols {
-        let col = ColumnPath::from(schema.field(i).name().as_str());
         b = b
-            .set_column_dictionary_enabled(col.clone(), true)
-            .set_column_compression(col, Compression::UNCOMPRESSED);
+            .set_column_dictionary_enabled(ColumnPath::from(schema.field(i).name().as_str()), true);
     }
     // Timestamps and counters change little from row to row within a series:
     // delta packing leaves zstd far fewer bytes than 8-byte PLAIN values.
