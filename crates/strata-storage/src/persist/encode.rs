@@ -129,27 +129,40 @@ fn writer_props(
     Ok(b.set_sorting_columns(Some(sorting)).build())
 }
 
-/// Rank of each series id by tag values: `rank[series]`. Only one
-/// representative row per distinct series is compared.
+/// The series of one persist, ordered.
+struct SeriesOrder {
+    /// Rank of each series id by tag values: `rank[series]`.
+    rank: Vec<u32>,
+    /// Position of each series' representative row in `tags`: `rep[series]`.
+    rep: Vec<u32>,
+    /// One column per series-key tag: the tag values of one representative
+    /// row per series. Every output tag column is a `take` of these, which
+    /// copies dictionary keys only; gathering from the source batches instead
+    /// would merge their dictionaries a second time.
+    tags: Vec<ArrayRef>,
+}
+
+/// Orders the series of `batches`. Only one representative row per distinct
+/// series is compared.
 fn series_ranks(
     batches: &[RecordBatch],
     series: &[&[u32]],
     tag_cols: &[usize],
-) -> Result<Vec<u32>, PersistError> {
+) -> Result<SeriesOrder, PersistError> {
     let max = series
         .iter()
         .flat_map(|s| s.iter())
         .copied()
         .max()
         .unwrap_or(0) as usize;
-    let mut seen = vec![false; max + 1];
+    let mut rep = vec![u32::MAX; max + 1];
     let mut reps: Vec<(usize, usize)> = Vec::new();
     let mut rep_series: Vec<u32> = Vec::new();
     for (b, ids) in series.iter().enumerate() {
         for (row, &s) in ids.iter().enumerate() {
-            let slot = &mut seen[s as usize];
-            if !*slot {
-                *slot = true;
+            let slot = &mut rep[s as usize];
+            if *slot == u32::MAX {
+                *slot = reps.len() as u32;
                 reps.push((b, row));
                 rep_series.push(s);
             }
@@ -157,7 +170,11 @@ fn series_ranks(
     }
     let mut rank = vec![0u32; max + 1];
     if tag_cols.is_empty() {
-        return Ok(rank);
+        return Ok(SeriesOrder {
+            rank,
+            rep,
+            tags: Vec::new(),
+        });
     }
     // One u32 rank per (series, tag column): the rank of the value among the
     // column's distinct values, NULL after all of them. Comparing these tuples
@@ -168,12 +185,14 @@ fn series_ranks(
     // distinct series sharing long prefixes.
     let width = tag_cols.len();
     let mut keys = vec![0u32; reps.len() * width];
+    let mut tags = Vec::with_capacity(width);
     for (c, &i) in tag_cols.iter().enumerate() {
         let parts: Vec<&dyn Array> = batches.iter().map(|b| b.column(i).as_ref()).collect();
         let col = interleave(&parts, &reps)?;
         for (r, v) in value_ranks(&col)?.into_iter().enumerate() {
             keys[r * width + c] = v;
         }
+        tags.push(col);
     }
     let key = |r: usize| &keys[r * width..(r + 1) * width];
     let mut order: Vec<usize> = (0..reps.len()).collect();
@@ -181,7 +200,7 @@ fn series_ranks(
     for (r, &i) in order.iter().enumerate() {
         rank[rep_series[i] as usize] = r as u32;
     }
-    Ok(rank)
+    Ok(SeriesOrder { rank, rep, tags })
 }
 
 /// For each row of the tag column `col` (a dictionary of strings), the rank
@@ -265,7 +284,8 @@ pub fn encode(
     let series: Vec<&[u32]> = batches.iter().map(|b| &*b.series).collect();
     let tag_cols = series_key;
     let time_idx = schema.index_of(TIME_COLUMN)?;
-    let rank = series_ranks(&wide, &series, tag_cols)?;
+    let order = series_ranks(&wide, &series, tag_cols)?;
+    let rank = &order.rank;
     let part = layout.partition_ns.max(1);
     // (partition, series rank, time) then the source position. Rows are
     // gathered straight from the buffered batches, one partition at a time: no
@@ -301,16 +321,20 @@ pub fn encode(
             .iter()
             .map(|k| (k.3 as usize, k.4 as usize))
             .collect();
-        // Tags are gathered once per partition: gathering dictionaries merges
-        // the dictionaries of every source batch, too costly to repeat per
-        // slice. Their keys are 4 bytes a row.
-        let tags: Vec<Option<ArrayRef>> = sources
-            .iter()
-            .enumerate()
-            .map(|(i, src)| {
+        // Tags are taken once per partition from the representative rows'
+        // columns, whose dictionaries are already merged: only keys are
+        // copied, 4 bytes a row.
+        let reps = UInt32Array::from_iter_values(
+            positions
+                .iter()
+                .map(|&(b, row)| order.rep[series[b][row] as usize]),
+        );
+        let tags: Vec<Option<ArrayRef>> = (0..sources.len())
+            .map(|i| {
                 tag_cols
-                    .contains(&i)
-                    .then(|| interleave(src, &positions))
+                    .iter()
+                    .position(|&t| t == i)
+                    .map(|c| take(order.tags[c].as_ref(), &reps, None))
                     .transpose()
             })
             .collect::<Result<_, _>>()?;
@@ -577,7 +601,21 @@ mod tests {
             let (batches, series) = batches(&rows);
             let series: Vec<&[u32]> = series.iter().map(Vec::as_slice).collect();
             let got = series_ranks(&batches, &series, &[0, 1]).unwrap();
-            prop_assert_eq!(got, oracle(&batches, &series, &[0, 1]));
+            prop_assert_eq!(&got.rank, &oracle(&batches, &series, &[0, 1]));
+            // Each row's representative carries the row's own tag values.
+            let text = |a: &ArrayRef, i: usize| {
+                let s = cast(a, &DataType::Utf8).unwrap();
+                let s = s.as_string::<i32>();
+                s.is_valid(i).then(|| s.value(i).to_string())
+            };
+            for (b, ids) in series.iter().enumerate() {
+                for (row, &id) in ids.iter().enumerate() {
+                    let r = got.rep[id as usize] as usize;
+                    for c in 0..2 {
+                        prop_assert_eq!(text(&got.tags[c], r), text(batches[b].column(c), row));
+                    }
+                }
+            }
         }
     }
 }

@@ -8,6 +8,35 @@
 /// Bytes per block; a value longer than this gets a block of its own.
 const BLOCK: usize = 1 << 20;
 
+/// Bytes before each record's key: id and key length.
+pub(super) const RECORD_HEADER: usize = 8;
+
+/// The key length of the record starting at `rec`.
+fn record_key_len(rec: &[u8]) -> usize {
+    u32::from_le_bytes([rec[4], rec[5], rec[6], rec[7]]) as usize
+}
+
+/// Splits records copied by [`Arena::records`] into (id, key).
+pub(super) fn split_records(mut bytes: &[u8]) -> impl Iterator<Item = (u32, &[u8])> {
+    std::iter::from_fn(move || {
+        if bytes.len() < RECORD_HEADER {
+            return None;
+        }
+        let id = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let end = RECORD_HEADER + record_key_len(bytes);
+        let key = &bytes[RECORD_HEADER..end];
+        bytes = &bytes[end..];
+        Some((id, key))
+    })
+}
+
+/// A position in an [`Arena`] of records: everything before it has been read.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Cursor {
+    block: usize,
+    off: usize,
+}
+
 /// Where a value lives in an [`Arena`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Span {
@@ -42,6 +71,58 @@ impl Arena {
         }
     }
 
+    /// Stores a record: `id` (u32 LE), the key length (u32 LE), `key`.
+    /// Returns where the key is. Records follow each other in push order
+    /// and never straddle blocks, so [`Arena::records`] can walk them.
+    pub(super) fn push_record(&mut self, id: u32, key: &[u8]) -> Span {
+        let len = RECORD_HEADER + key.len();
+        let fits = self
+            .blocks
+            .last()
+            .is_some_and(|b| b.capacity() - b.len() >= len);
+        if !fits {
+            self.blocks.push(Vec::with_capacity(BLOCK.max(len)));
+        }
+        let block = self.blocks.len() - 1;
+        let b = &mut self.blocks[block];
+        b.extend_from_slice(&id.to_le_bytes());
+        b.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        let off = b.len();
+        b.extend_from_slice(key);
+        Span {
+            block: block as u32,
+            off: off as u32,
+            len: key.len() as u32,
+        }
+    }
+
+    /// Copies whole records after `cursor` into `out`, stopping once `out`
+    /// holds at least `budget` bytes, and advances `cursor` past them. Only
+    /// for arenas written by [`Arena::push_record`].
+    pub(super) fn records(&self, cursor: &mut Cursor, out: &mut Vec<u8>, budget: usize) {
+        while out.len() < budget {
+            let Some(block) = self.blocks.get(cursor.block) else {
+                return;
+            };
+            let rest = &block[cursor.off..];
+            if rest.is_empty() {
+                if cursor.block + 1 >= self.blocks.len() {
+                    return;
+                }
+                cursor.block += 1;
+                cursor.off = 0;
+                continue;
+            }
+            // Whole records up to the budget; a record is never split.
+            let mut take = 0;
+            while take < rest.len() && out.len() + take < budget {
+                take += RECORD_HEADER + record_key_len(&rest[take..]);
+            }
+            out.extend_from_slice(&rest[..take]);
+            cursor.off += take;
+        }
+    }
+
     /// The bytes at `span`.
     #[inline]
     pub(super) fn get(&self, span: Span) -> &[u8] {
@@ -65,5 +146,43 @@ mod tests {
         }
         assert_eq!(a.get(big).len(), BLOCK + 1);
         assert_eq!(a.get(after), b"tail");
+    }
+
+    #[test]
+    fn records_read_back_in_order_across_blocks_and_budgets() {
+        let mut a = Arena::default();
+        let keys: Vec<Vec<u8>> = (0..5_000u32)
+            .map(|i| vec![(i % 251) as u8; (i as usize * 37) % 900])
+            .collect();
+        let mut spans = Vec::new();
+        let mut cursor = Cursor::default();
+        let mut got: Vec<(u32, Vec<u8>)> = Vec::new();
+        let mut buf = Vec::new();
+        for (i, k) in keys.iter().enumerate() {
+            spans.push(a.push_record(i as u32 + 7, k));
+            // Read while writing, with a small budget, now and then.
+            if i % 613 == 0 {
+                buf.clear();
+                a.records(&mut cursor, &mut buf, 3_000);
+                got.extend(split_records(&buf).map(|(id, k)| (id, k.to_vec())));
+            }
+        }
+        let big = vec![9u8; BLOCK * 2];
+        a.push_record(1, &big);
+        loop {
+            buf.clear();
+            a.records(&mut cursor, &mut buf, 64 << 10);
+            if buf.is_empty() {
+                break;
+            }
+            got.extend(split_records(&buf).map(|(id, k)| (id, k.to_vec())));
+        }
+        assert_eq!(got.len(), keys.len() + 1);
+        for (i, (id, k)) in got[..keys.len()].iter().enumerate() {
+            assert_eq!(*id, i as u32 + 7);
+            assert_eq!(k, &keys[i]);
+            assert_eq!(a.get(spans[i]), &keys[i][..]);
+        }
+        assert_eq!(got[keys.len()], (1, big));
     }
 }

@@ -60,3 +60,84 @@ fn no_tags_is_one_series() {
     assert_eq!(idx.assign(&[], 3), [0, 0, 0]);
     assert_eq!(idx.len(), 1);
 }
+
+#[test]
+fn ids_stay_stable_while_the_tables_grow() {
+    let idx = SeriesIndex::default();
+    let names: Vec<String> = (0..60_000).map(|i| format!("host_{i}")).collect();
+    let rows = |r: std::ops::Range<usize>| -> Vec<(&str, Option<&str>)> {
+        names[r]
+            .iter()
+            .enumerate()
+            .map(|(i, h)| (h.as_str(), (i % 3 == 0).then_some("eu")))
+            .collect()
+    };
+    let first = tags_batch(&rows(0..20_000));
+    let ids = idx.assign(&inputs(&first), 20_000);
+    assert_eq!(ids, (0..20_000).collect::<Vec<u32>>());
+    for part in [20_000..40_000, 40_000..60_000] {
+        let len = part.len();
+        let b = tags_batch(&rows(part));
+        idx.assign(&inputs(&b), len);
+    }
+    assert_eq!(idx.len(), 60_000);
+    // The first batch again: every series is found, none created.
+    assert_eq!(idx.assign(&inputs(&first), 20_000), ids);
+    assert_eq!(idx.len(), 60_000);
+    assert_eq!(idx.series_with(ColumnId(1), "host_12345").len(), 1);
+    // Each range of 20,000 tags every third row from its own start: 6,667 each.
+    assert_eq!(idx.series_with(ColumnId(2), "eu").len(), 3 * 6_667);
+}
+
+#[test]
+fn postings_catch_up_with_concurrent_writers() {
+    let idx = SeriesIndex::default();
+    let names: Vec<Vec<String>> = (0..4)
+        .map(|w| (0..5_000).map(|i| format!("w{w}-h{i}")).collect())
+        .collect();
+    let assigned: Vec<Vec<u32>> = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            // Reads between and during writes: each sees a growing prefix.
+            let mut last = 0;
+            for _ in 0..50 {
+                let n = idx.series_with(ColumnId(2), "eu").len();
+                assert!(n >= last, "postings shrank from {last} to {n}");
+                last = n;
+                std::thread::yield_now();
+            }
+        });
+        let writers: Vec<_> = names
+            .iter()
+            .map(|hosts| {
+                let idx = &idx;
+                s.spawn(move || {
+                    let mut ids = Vec::new();
+                    for part in hosts.chunks(500) {
+                        let rows: Vec<(&str, Option<&str>)> =
+                            part.iter().map(|h| (h.as_str(), Some("eu"))).collect();
+                        let b = tags_batch(&rows);
+                        ids.extend(idx.assign(&inputs(&b), rows.len()));
+                        // What a writer created is visible to its next read.
+                        let last = *ids.last().unwrap();
+                        assert!(idx.series_with(ColumnId(2), "eu").contains(last));
+                    }
+                    ids
+                })
+            })
+            .collect();
+        reader.join().unwrap();
+        writers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    assert_eq!(idx.len(), 20_000);
+    assert_eq!(idx.series_with(ColumnId(2), "eu").len(), 20_000);
+    for (hosts, ids) in names.iter().zip(&assigned) {
+        for (h, &id) in hosts.iter().zip(ids).step_by(97) {
+            assert_eq!(
+                idx.series_with(ColumnId(1), h).iter().collect::<Vec<_>>(),
+                [id]
+            );
+        }
+    }
+    assert_eq!(idx.tag_values(ColumnId(2)), ["eu"]);
+    assert_eq!(idx.tag_values(ColumnId(1)).len(), 20_000);
+}
