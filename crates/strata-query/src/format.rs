@@ -25,7 +25,10 @@ pub use ipc::IpcStreamEncoder;
 
 use datafusion::arrow::array::{Array, ArrayRef, AsArray};
 use datafusion::arrow::buffer::NullBuffer;
-use datafusion::arrow::datatypes::{DataType, Float32Type, Float64Type, SchemaRef, TimeUnit};
+use datafusion::arrow::datatypes::{
+    DataType, Float32Type, Float64Type, Int8Type, Int16Type, Int32Type, Int64Type, SchemaRef,
+    TimeUnit, UInt8Type, UInt16Type, UInt32Type, UInt64Type,
+};
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
@@ -131,12 +134,19 @@ pub struct Encoder {
     /// JSON object keys, escaped once: `"name":` per column.
     keys: Vec<String>,
     rows_written: u64,
+    bytes_written: u64,
 }
 
 pub(crate) const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
 
 fn json_escape(out: &mut String, s: &str) {
     out.push('"');
+    // Most text (tag values, names) needs no escape: one copy.
+    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        out.push_str(s);
+        out.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -204,17 +214,77 @@ enum Render<'a> {
     F64(&'a datafusion::arrow::array::Float64Array),
     F32(&'a datafusion::arrow::array::Float32Array),
     Bool(&'a datafusion::arrow::array::BooleanArray),
-    /// Integers and decimals: written bare, as arrow displays them.
+    /// Integers, written with `itoa` (arrow's formatter goes through
+    /// `core::fmt`, several times slower per cell).
+    Int(Ints<'a>),
+    /// Decimals: written bare, as arrow displays them.
     Bare(ArrayFormatter<'a>),
     /// Everything else: quoted text, as arrow displays it.
     Text(ArrayFormatter<'a>),
+}
+
+/// The values of an integer column.
+enum Ints<'a> {
+    I8(&'a [i8]),
+    I16(&'a [i16]),
+    I32(&'a [i32]),
+    I64(&'a [i64]),
+    U8(&'a [u8]),
+    U16(&'a [u16]),
+    U32(&'a [u32]),
+    U64(&'a [u64]),
+}
+
+impl Ints<'_> {
+    fn write(&self, row: usize, out: &mut String) {
+        fn put<I: itoa::Integer + Copy>(values: &[I], row: usize, out: &mut String) {
+            if let Some(&v) = values.get(row) {
+                out.push_str(itoa::Buffer::new().format(v));
+            }
+        }
+        match self {
+            Self::I8(v) => put(v, row, out),
+            Self::I16(v) => put(v, row, out),
+            Self::I32(v) => put(v, row, out),
+            Self::I64(v) => put(v, row, out),
+            Self::U8(v) => put(v, row, out),
+            Self::U16(v) => put(v, row, out),
+            Self::U32(v) => put(v, row, out),
+            Self::U64(v) => put(v, row, out),
+        }
+    }
 }
 
 /// The values of a dictionary column: tags (strings) directly, anything
 /// else through arrow's formatter.
 enum DictValues<'a> {
     Utf8(&'a datafusion::arrow::array::StringArray),
+    /// Tag values already escaped (and quoted) for the output, when the
+    /// dictionary is no longer than the batch: each cell is then one copy,
+    /// with no per-cell escaping. `ends[k]` is where value `k` ends in `text`.
+    Rendered {
+        text: String,
+        ends: Vec<usize>,
+    },
     Other(ArrayFormatter<'a>),
+}
+
+impl DictValues<'_> {
+    fn rendered(values: &datafusion::arrow::array::StringArray, style: Style) -> Self {
+        let mut text = String::with_capacity(values.value_data().len() + 3 * values.len());
+        let ends = (0..values.len())
+            .map(|k| {
+                if values.is_valid(k) {
+                    match style {
+                        Style::Json => json_escape(&mut text, values.value(k)),
+                        Style::Csv => csv_escape(&mut text, values.value(k)),
+                    }
+                }
+                text.len()
+            })
+            .collect();
+        Self::Rendered { text, ends }
+    }
 }
 
 pub(crate) struct ColumnRenderer<'a> {
@@ -227,13 +297,18 @@ pub(crate) struct ColumnRenderer<'a> {
 }
 
 /// What a cell is written as.
-enum Style {
+#[derive(Clone, Copy)]
+pub(crate) enum Style {
     Json,
     Csv,
 }
 
 impl<'a> ColumnRenderer<'a> {
-    fn new(array: &'a ArrayRef, opts: &'a FormatOptions<'a>) -> Result<Self, ArrowError> {
+    fn new(
+        array: &'a ArrayRef,
+        opts: &'a FormatOptions<'a>,
+        style: Style,
+    ) -> Result<Self, ArrowError> {
         let render = match array.data_type() {
             DataType::Timestamp(unit, _) => {
                 use datafusion::arrow::datatypes::{
@@ -261,6 +336,9 @@ impl<'a> ColumnRenderer<'a> {
             DataType::Dictionary(_, _) => match array.as_any_dictionary_opt() {
                 Some(d) => {
                     let values = match d.values().as_string_opt::<i32>() {
+                        Some(text) if text.len() <= array.len() => {
+                            DictValues::rendered(text, style)
+                        }
                         Some(text) => DictValues::Utf8(text),
                         None => {
                             DictValues::Other(ArrayFormatter::try_new(d.values().as_ref(), opts)?)
@@ -276,16 +354,15 @@ impl<'a> ColumnRenderer<'a> {
             DataType::Float64 => Render::F64(array.as_primitive::<Float64Type>()),
             DataType::Float32 => Render::F32(array.as_primitive::<Float32Type>()),
             DataType::Boolean => Render::Bool(array.as_boolean()),
-            DataType::Int8
-            | DataType::Int16
-            | DataType::Int32
-            | DataType::Int64
-            | DataType::UInt8
-            | DataType::UInt16
-            | DataType::UInt32
-            | DataType::UInt64
-            | DataType::Decimal128(_, _)
-            | DataType::Decimal256(_, _) => {
+            DataType::Int8 => Render::Int(Ints::I8(array.as_primitive::<Int8Type>().values())),
+            DataType::Int16 => Render::Int(Ints::I16(array.as_primitive::<Int16Type>().values())),
+            DataType::Int32 => Render::Int(Ints::I32(array.as_primitive::<Int32Type>().values())),
+            DataType::Int64 => Render::Int(Ints::I64(array.as_primitive::<Int64Type>().values())),
+            DataType::UInt8 => Render::Int(Ints::U8(array.as_primitive::<UInt8Type>().values())),
+            DataType::UInt16 => Render::Int(Ints::U16(array.as_primitive::<UInt16Type>().values())),
+            DataType::UInt32 => Render::Int(Ints::U32(array.as_primitive::<UInt32Type>().values())),
+            DataType::UInt64 => Render::Int(Ints::U64(array.as_primitive::<UInt64Type>().values())),
+            DataType::Decimal128(_, _) | DataType::Decimal256(_, _) => {
                 Render::Bare(ArrayFormatter::try_new(array.as_ref(), opts)?)
             }
             _ => Render::Text(ArrayFormatter::try_new(array.as_ref(), opts)?),
@@ -343,6 +420,11 @@ impl<'a> ColumnRenderer<'a> {
                 };
                 match values {
                     DictValues::Utf8(v) => text(out, v.value(key)),
+                    DictValues::Rendered { text, ends } => {
+                        let start = key.checked_sub(1).and_then(|k| ends.get(k)).copied();
+                        let end = ends.get(key).copied();
+                        out.push_str(&text[start.unwrap_or(0)..end.unwrap_or(text.len())]);
+                    }
                     DictValues::Other(f) => {
                         let mut s = self.scratch.borrow_mut();
                         s.clear();
@@ -354,6 +436,7 @@ impl<'a> ColumnRenderer<'a> {
             Render::F64(a) => return Ok(write_float(out, a.value(row))),
             Render::F32(a) => return Ok(write_float(out, a.value(row))),
             Render::Bool(a) => out.push_str(if a.value(row) { "true" } else { "false" }),
+            Render::Int(v) => v.write(row, out),
             Render::Bare(f) => format_cell(out, f, row)?,
             Render::Text(f) => {
                 let mut s = self.scratch.borrow_mut();
@@ -393,16 +476,24 @@ fn write_ts(out: &mut String, t: &chrono::DateTime<chrono::Utc>) {
     use chrono::{Datelike, Timelike};
     let year = t.year();
     if (0..=9999).contains(&year) {
-        let _ = write!(
-            out,
-            "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.nanosecond()
-        );
+        // Fixed width, so digits go straight into place (`write!` through
+        // `core::fmt` was most of the cost of a timestamp cell).
+        let mut b = *b"0000-00-00T00:00:00.000000000Z";
+        let mut put = |at: usize, width: usize, mut v: u32| {
+            for i in (at..at + width).rev() {
+                b[i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(0, 4, year as u32);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        put(20, 9, t.nanosecond());
+        // Only ASCII digits and separators were written.
+        out.push_str(std::str::from_utf8(&b).unwrap_or_default());
     } else {
         let _ = write!(out, "{}", t.format(TS_FORMAT));
     }
@@ -419,11 +510,12 @@ fn format_options() -> FormatOptions<'static> {
 fn renderers<'a>(
     batch: &'a RecordBatch,
     opts: &'a FormatOptions<'a>,
+    style: Style,
 ) -> Result<Vec<ColumnRenderer<'a>>, ArrowError> {
     batch
         .columns()
         .iter()
-        .map(|a| ColumnRenderer::new(a, opts))
+        .map(|a| ColumnRenderer::new(a, opts, style))
         .collect()
 }
 
@@ -450,6 +542,7 @@ impl Encoder {
             schema,
             keys,
             rows_written: 0,
+            bytes_written: 0,
         }
     }
 
@@ -475,8 +568,18 @@ impl Encoder {
     /// Encodes one batch.
     pub fn batch(&mut self, batch: &RecordBatch) -> Result<String, ArrowError> {
         let opts = format_options();
-        let renderers = renderers(batch, &opts)?;
-        let mut out = String::with_capacity(batch.num_rows() * 64);
+        let style = match self.format {
+            Format::Csv => Style::Csv,
+            _ => Style::Json,
+        };
+        let renderers = renderers(batch, &opts, style)?;
+        // Sized from the bytes per row so far, so a large batch is not
+        // copied through repeated doublings.
+        let per_row = self
+            .bytes_written
+            .checked_div(self.rows_written)
+            .map_or(64, |b| b as usize + 16);
+        let mut out = String::with_capacity(batch.num_rows() * per_row);
         for row in 0..batch.num_rows() {
             match self.format {
                 Format::Json | Format::JsonLines | Format::Parquet | Format::Pretty => {
@@ -508,6 +611,7 @@ impl Encoder {
             }
             self.rows_written += 1;
         }
+        self.bytes_written += out.len() as u64;
         Ok(out)
     }
 
@@ -522,5 +626,135 @@ impl Encoder {
     /// Rows encoded so far.
     pub fn rows_written(&self) -> u64 {
         self.rows_written
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::arrow::array::{
+        DictionaryArray, Int8Array, Int32Array, Int64Array, StringArray, TimestampNanosecondArray,
+        UInt64Array,
+    };
+    use datafusion::arrow::datatypes::{Field, Schema};
+    use std::sync::Arc;
+
+    fn encode(format: Format, cols: Vec<(&str, ArrayRef)>) -> String {
+        let schema = Arc::new(Schema::new(
+            cols.iter()
+                .map(|(n, a)| Field::new(*n, a.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        ));
+        let batch =
+            RecordBatch::try_new(Arc::clone(&schema), cols.into_iter().map(|c| c.1).collect())
+                .unwrap();
+        Encoder::new(format, schema).batch(&batch).unwrap()
+    }
+
+    /// Each cell of a one-column CSV answer.
+    fn cells(format: Format, name: &str, a: ArrayRef) -> Vec<String> {
+        let out = encode(format, vec![(name, a)]);
+        match format {
+            Format::Csv => out.lines().map(str::to_owned).collect(),
+            _ => {
+                let v: Vec<serde_json::Value> =
+                    serde_json::from_str(&format!("[{}]", out)).unwrap();
+                v.iter().map(|o| o[name].to_string()).collect()
+            }
+        }
+    }
+
+    #[test]
+    fn integers_match_arrows_own_rendering() {
+        let ints: Vec<ArrayRef> = vec![
+            Arc::new(Int8Array::from(vec![i8::MIN, -1, 0, 7, i8::MAX])),
+            Arc::new(Int64Array::from(vec![
+                Some(i64::MIN),
+                Some(-10),
+                None,
+                Some(0),
+                Some(i64::MAX),
+            ])),
+            Arc::new(UInt64Array::from(vec![0, 9, 10, 99_999, u64::MAX])),
+            Arc::new(Int64Array::from_iter_values(-2_000..2_000).slice(1_000, 5)),
+        ];
+        let opts = format_options();
+        for a in ints {
+            let f = ArrayFormatter::try_new(a.as_ref(), &opts).unwrap();
+            let want: Vec<String> = (0..a.len())
+                .map(|r| {
+                    if a.is_null(r) {
+                        String::new()
+                    } else {
+                        f.value(r).to_string()
+                    }
+                })
+                .collect();
+            assert_eq!(cells(Format::Csv, "v", Arc::clone(&a)), want);
+        }
+    }
+
+    #[test]
+    fn timestamps_match_chrono_across_dates() {
+        let values: Vec<i64> = (0..2_000i64)
+            .map(|i| i * 7_919_000_000_017 - 3_000_000_000_000_000)
+            .chain([0, -1, 1, 253_402_300_799_999_999, i64::MAX, i64::MIN])
+            .collect();
+        let a: ArrayRef = Arc::new(TimestampNanosecondArray::from(values.clone()));
+        let got = cells(Format::Csv, "t", a);
+        for (v, g) in values.iter().zip(&got) {
+            let want = chrono::DateTime::from_timestamp_nanos(*v)
+                .format(TS_FORMAT)
+                .to_string();
+            assert_eq!(g, &want, "{v}");
+        }
+    }
+
+    #[test]
+    fn small_and_large_dictionaries_render_alike() {
+        let words = [
+            Some("plain"),
+            Some("quo\"te"),
+            None,
+            Some("back\\slash"),
+            Some("new\nline"),
+            Some("comma,"),
+            Some("tab\t\u{1}"),
+            Some("ünï"),
+        ];
+        let values = Arc::new(StringArray::from(words.to_vec()));
+        let keys: Vec<i32> = (0..40).map(|i| (i * 5) % 8).collect();
+        // 40 rows over 8 values: escaped once per value.
+        let small =
+            DictionaryArray::<Int32Type>::new(Int32Array::from(keys.clone()), Arc::clone(&values));
+        // 3 rows over the same 8 values: escaped per cell.
+        let large = DictionaryArray::<Int32Type>::new(Int32Array::from(keys[..3].to_vec()), values);
+        // The expected text, built without the encoder's renderers.
+        let expect = |format: Format, keys: &[i32]| -> String {
+            let cells: Vec<String> = keys
+                .iter()
+                .map(|&k| words[k as usize])
+                .map(|w| match (format, w) {
+                    (Format::Csv, None) => "\n".to_owned(),
+                    (Format::Csv, Some(w)) => {
+                        let mut s = String::new();
+                        csv_escape(&mut s, w);
+                        s + "\n"
+                    }
+                    (_, w) => format!(r#"{{"tag":{}}}"#, serde_json::to_string(&w).unwrap()),
+                })
+                .collect();
+            match format {
+                Format::Json => cells.join(","),
+                Format::JsonLines => cells.iter().map(|c| format!("{c}\n")).collect(),
+                _ => cells.concat(),
+            }
+        };
+        for format in [Format::Json, Format::Csv, Format::JsonLines] {
+            let body =
+                |a: &DictionaryArray<Int32Type>| encode(format, vec![("tag", Arc::new(a.clone()))]);
+            assert_eq!(body(&small), expect(format, &keys), "{format:?}");
+            assert_eq!(body(&large), expect(format, &keys[..3]), "{format:?}");
+        }
     }
 }

@@ -11,7 +11,7 @@
 //! rules of the other text formats (module [`super`]): timestamps RFC 3339 with
 //! nanoseconds, NULL as `null`.
 
-use super::{BatchEncoder, EncodeError, format_options, json_escape, renderers};
+use super::{BatchEncoder, EncodeError, Style, format_options, json_escape, renderers};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::time::Instant;
@@ -64,7 +64,7 @@ impl BatchEncoder for ArcJsonEncoder {
 
     fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
         let opts = format_options();
-        let renderers = renderers(batch, &opts)?;
+        let renderers = renderers(batch, &opts, Style::Json)?;
         let mut out = String::with_capacity(batch.num_rows() * 16 * renderers.len().max(1));
         for row in 0..batch.num_rows() {
             if self.rows > 0 {

@@ -386,7 +386,7 @@ async fn client_loop(c: Client) -> Tally {
         let outcome = report::exchange(req).await;
         let latency = sent_at.elapsed();
         match outcome {
-            Ok((status, body)) if status.is_success() => match s.format.rows(&body) {
+            Ok((status, body)) if status.is_success() => match s.format.rows(&body.into_bytes()) {
                 Ok(rows) => {
                     tally.record_latency(latency);
                     tally.ok += 1;
