@@ -722,7 +722,7 @@ mod tests {
             Some("tab\t\u{1}"),
             Some("ünï"),
         ];
-        let values = Arc::new(StringArray::from(words.to_vec()));
+        let values: ArrayRef = Arc::new(StringArray::from(words.to_vec()));
         let keys: Vec<i32> = (0..40).map(|i| (i * 5) % 8).collect();
         // 40 rows over 8 values: escaped once per value.
         let small =
