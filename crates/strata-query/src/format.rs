@@ -139,6 +139,9 @@ pub struct Encoder {
 
 pub(crate) const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
 
+/// Most output bytes reserved up front for one batch.
+const MAX_RESERVE_BYTES: usize = 16 << 20;
+
 fn json_escape(out: &mut String, s: &str) {
     out.push('"');
     // Most text (tag values, names) needs no escape: one copy.
@@ -344,10 +347,15 @@ impl<'a> ColumnRenderer<'a> {
                             DictValues::Other(ArrayFormatter::try_new(d.values().as_ref(), opts)?)
                         }
                     };
-                    Render::Dict {
-                        keys: d.normalized_keys(),
-                        values,
-                    }
+                    // An all-NULL column (a tag some buffered batches lack)
+                    // can have no values at all, where `normalized_keys`
+                    // panics; every cell is NULL then.
+                    let keys = if d.values().is_empty() {
+                        Vec::new()
+                    } else {
+                        d.normalized_keys()
+                    };
+                    Render::Dict { keys, values }
                 }
                 None => Render::Text(ArrayFormatter::try_new(array.as_ref(), opts)?),
             },
@@ -574,12 +582,18 @@ impl Encoder {
         };
         let renderers = renderers(batch, &opts, style)?;
         // Sized from the bytes per row so far, so a large batch is not
-        // copied through repeated doublings.
+        // copied through repeated doublings; capped, because a few huge rows
+        // early on must not make every later batch reserve gigabytes.
         let per_row = self
             .bytes_written
             .checked_div(self.rows_written)
-            .map_or(64, |b| b as usize + 16);
-        let mut out = String::with_capacity(batch.num_rows() * per_row);
+            .map_or(64, |b| (b as usize).saturating_add(16));
+        let mut out = String::with_capacity(
+            batch
+                .num_rows()
+                .saturating_mul(per_row)
+                .min(MAX_RESERVE_BYTES),
+        );
         for row in 0..batch.num_rows() {
             match self.format {
                 Format::Json | Format::JsonLines | Format::Parquet | Format::Pretty => {
@@ -665,6 +679,38 @@ mod tests {
     }
 
     #[test]
+    fn dictionary_without_values_is_all_null() {
+        let dict = DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8));
+        let empty = datafusion::arrow::array::new_null_array(&dict, 3);
+        assert!(empty.as_any_dictionary().values().is_empty());
+        assert_eq!(
+            cells(Format::Json, "tag", Arc::clone(&empty)),
+            ["null", "null", "null"]
+        );
+        assert_eq!(cells(Format::Csv, "tag", empty), ["", "", ""]);
+    }
+
+    #[test]
+    fn one_huge_row_does_not_inflate_later_reservations() {
+        let schema = Arc::new(Schema::new(vec![Field::new("s", DataType::Utf8, true)]));
+        let huge = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(StringArray::from(vec!["x".repeat(4 << 20)]))],
+        )
+        .unwrap();
+        let many = RecordBatch::try_new(
+            Arc::clone(&schema),
+            vec![Arc::new(StringArray::from(vec!["y"; 8_192]))],
+        )
+        .unwrap();
+        let mut e = Encoder::new(Format::Json, schema);
+        e.batch(&huge).unwrap();
+        let out = e.batch(&many).unwrap();
+        // Uncapped, the 4 MiB average row would reserve 32 GiB here.
+        assert!(out.capacity() <= MAX_RESERVE_BYTES, "{}", out.capacity());
+    }
+
+    #[test]
     fn integers_match_arrows_own_rendering() {
         let ints: Vec<ArrayRef> = vec![
             Arc::new(Int8Array::from(vec![i8::MIN, -1, 0, 7, i8::MAX])),
@@ -696,18 +742,26 @@ mod tests {
 
     #[test]
     fn timestamps_match_chrono_across_dates() {
-        let values: Vec<i64> = (0..2_000i64)
-            .map(|i| i * 7_919_000_000_017 - 3_000_000_000_000_000)
-            .chain([0, -1, 1, 253_402_300_799_999_999, i64::MAX, i64::MIN])
+        // Every nanosecond timestamp spans 1677 to 2262: step across all of
+        // it (leap years, month ends, negative instants) plus the edges.
+        let step = i64::MAX / 1_500;
+        let values: Vec<i64> = (-1_500..=1_500i64)
+            .map(|i| (i * step).saturating_add(i * 7_919_000_017))
+            .chain([0, -1, 1, 951_782_400_000_000_000, i64::MAX, i64::MIN])
             .collect();
         let a: ArrayRef = Arc::new(TimestampNanosecondArray::from(values.clone()));
-        let got = cells(Format::Csv, "t", a);
-        for (v, g) in values.iter().zip(&got) {
+        let csv = cells(Format::Csv, "t", Arc::clone(&a));
+        let json = cells(Format::Json, "t", a);
+        for ((v, c), j) in values.iter().zip(&csv).zip(&json) {
             let want = chrono::DateTime::from_timestamp_nanos(*v)
                 .format(TS_FORMAT)
                 .to_string();
-            assert_eq!(g, &want, "{v}");
+            assert_eq!(c, &want, "{v}");
+            assert_eq!(j, &format!("\"{want}\""), "{v}");
         }
+        assert!(csv.iter().any(|c| c.starts_with("1677-")));
+        assert!(csv.iter().any(|c| c.starts_with("2262-")));
+        assert!(csv.contains(&"2000-02-29T00:00:00.000000000Z".to_owned()));
     }
 
     #[test]
@@ -735,11 +789,16 @@ mod tests {
                 .iter()
                 .map(|&k| words[k as usize])
                 .map(|w| match (format, w) {
-                    (Format::Csv, None) => "\n".to_owned(),
-                    (Format::Csv, Some(w)) => {
-                        let mut s = String::new();
-                        csv_escape(&mut s, w);
-                        s + "\n"
+                    // CSV cells spelled out by hand (RFC 4180 quoting).
+                    (Format::Csv, w) => {
+                        let cell = match w {
+                            None => "",
+                            Some("quo\"te") => "\"quo\"\"te\"",
+                            Some("new\nline") => "\"new\nline\"",
+                            Some("comma,") => "\"comma,\"",
+                            Some(w) => w,
+                        };
+                        format!("{cell}\n")
                     }
                     (_, w) => format!(r#"{{"tag":{}}}"#, serde_json::to_string(&w).unwrap()),
                 })

@@ -75,6 +75,9 @@ impl Arena {
     /// Returns where the key is. Records follow each other in push order
     /// and never straddle blocks, so [`Arena::records`] can walk them.
     pub(super) fn push_record(&mut self, id: u32, key: &[u8]) -> Span {
+        // Keys fit u32: a key is one row's tags, and a row travels in one WAL
+        // record of at most 256 MiB (`strata_wal::MAX_RECORD_BYTES`).
+        debug_assert!(u32::try_from(key.len()).is_ok());
         let len = RECORD_HEADER + key.len();
         let fits = self
             .blocks
@@ -96,17 +99,36 @@ impl Arena {
         }
     }
 
-    /// Copies whole records after `cursor` into `out`, stopping once `out`
-    /// holds at least `budget` bytes, and advances `cursor` past them. Only
-    /// for arenas written by [`Arena::push_record`].
-    pub(super) fn records(&self, cursor: &mut Cursor, out: &mut Vec<u8>, budget: usize) {
-        while out.len() < budget {
+    /// Where the next record will go: everything stored so far is before it.
+    pub(super) fn end(&self) -> Cursor {
+        Cursor {
+            block: self.blocks.len().saturating_sub(1),
+            off: self.blocks.last().map_or(0, Vec::len),
+        }
+    }
+
+    /// Copies whole records between `cursor` and `until` into `out`, stopping
+    /// once `out` holds at least `budget` bytes, and advances `cursor` past
+    /// them. Only for arenas written by [`Arena::push_record`].
+    pub(super) fn records(
+        &self,
+        cursor: &mut Cursor,
+        until: Cursor,
+        out: &mut Vec<u8>,
+        budget: usize,
+    ) {
+        while out.len() < budget && (cursor.block, cursor.off) < (until.block, until.off) {
             let Some(block) = self.blocks.get(cursor.block) else {
                 return;
             };
-            let rest = &block[cursor.off..];
+            let stop = if cursor.block == until.block {
+                until.off.min(block.len())
+            } else {
+                block.len()
+            };
+            let rest = &block[cursor.off.min(stop)..stop];
             if rest.is_empty() {
-                if cursor.block + 1 >= self.blocks.len() {
+                if cursor.block + 1 >= self.blocks.len() || cursor.block >= until.block {
                     return;
                 }
                 cursor.block += 1;
@@ -163,15 +185,26 @@ mod tests {
             // Read while writing, with a small budget, now and then.
             if i % 613 == 0 {
                 buf.clear();
-                a.records(&mut cursor, &mut buf, 3_000);
+                a.records(&mut cursor, a.end(), &mut buf, 3_000);
                 got.extend(split_records(&buf).map(|(id, k)| (id, k.to_vec())));
             }
         }
         let big = vec![9u8; BLOCK * 2];
+        let before_big = a.end();
         a.push_record(1, &big);
+        // A read bounded by an earlier end stops there.
+        let mut bounded = cursor;
         loop {
             buf.clear();
-            a.records(&mut cursor, &mut buf, 64 << 10);
+            a.records(&mut bounded, before_big, &mut buf, 64 << 10);
+            if buf.is_empty() {
+                break;
+            }
+            assert!(split_records(&buf).all(|(id, _)| id != 1));
+        }
+        loop {
+            buf.clear();
+            a.records(&mut cursor, a.end(), &mut buf, 64 << 10);
             if buf.is_empty() {
                 break;
             }

@@ -202,9 +202,16 @@ impl SeriesIndex {
         let postings = &mut *guard;
         let mut buf = Vec::new();
         for (shard, cursor) in self.shards.iter().zip(postings.cursors.iter_mut()) {
+            // Up to where the shard's log ends now: series created meanwhile
+            // are left to the next read, so steady ingest cannot keep this
+            // read (and the postings lock) going.
+            let until = shard.lock().keys.end();
             loop {
                 buf.clear();
-                shard.lock().keys.records(cursor, &mut buf, CATCH_UP_BYTES);
+                shard
+                    .lock()
+                    .keys
+                    .records(cursor, until, &mut buf, CATCH_UP_BYTES);
                 if buf.is_empty() {
                     break;
                 }
