@@ -10,26 +10,15 @@ use datafusion::arrow::datatypes::{DataType, Field, Int32Type, Schema, TimeUnit}
 use datafusion::arrow::record_batch::RecordBatch;
 use std::hint::black_box;
 use std::sync::Arc;
+use strata_bench::tsbs::{START_NS, TAG_KEYS};
 use strata_query::format::{Encoder, Format};
 
 const ROWS: usize = 8_192;
-const TAGS: [&str; 10] = [
-    "hostname",
-    "region",
-    "datacenter",
-    "rack",
-    "os",
-    "arch",
-    "team",
-    "service",
-    "service_version",
-    "service_environment",
-];
 
 fn batch() -> RecordBatch {
     let mut fields = Vec::new();
     let mut cols: Vec<ArrayRef> = Vec::new();
-    for (t, name) in TAGS.iter().enumerate() {
+    for (t, name) in TAG_KEYS.iter().enumerate() {
         fields.push(Field::new(
             *name,
             DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
@@ -48,9 +37,8 @@ fn batch() -> RecordBatch {
         DataType::Timestamp(TimeUnit::Nanosecond, None),
         false,
     ));
-    let start = 1_451_606_400_000_000_000i64;
     cols.push(Arc::new(TimestampNanosecondArray::from_iter_values(
-        (0..ROWS as i64).map(|r| start + r * 10_000_000_000),
+        (0..ROWS as i64).map(|r| START_NS + r * 10_000_000_000),
     )));
     for f in 0..10 {
         fields.push(Field::new(format!("usage_{f}"), DataType::Int64, true));

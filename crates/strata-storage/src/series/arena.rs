@@ -53,22 +53,7 @@ pub(super) struct Arena {
 impl Arena {
     /// Stores `bytes`; returns where.
     pub(super) fn push(&mut self, bytes: &[u8]) -> Span {
-        let fits = self
-            .blocks
-            .last()
-            .is_some_and(|b| b.capacity() - b.len() >= bytes.len());
-        if !fits {
-            self.blocks.push(Vec::with_capacity(BLOCK.max(bytes.len())));
-        }
-        let block = self.blocks.len() - 1;
-        let b = &mut self.blocks[block];
-        let off = b.len();
-        b.extend_from_slice(bytes);
-        Span {
-            block: block as u32,
-            off: off as u32,
-            len: bytes.len() as u32,
-        }
+        self.append(&[], bytes)
     }
 
     /// Stores a record: `id` (u32 LE), the key length (u32 LE), `key`.
@@ -78,7 +63,15 @@ impl Arena {
         // Keys fit u32: a key is one row's tags, and a row travels in one WAL
         // record of at most 256 MiB (`strata_wal::MAX_RECORD_BYTES`).
         debug_assert!(u32::try_from(key.len()).is_ok());
-        let len = RECORD_HEADER + key.len();
+        let mut header = [0u8; RECORD_HEADER];
+        header[..4].copy_from_slice(&id.to_le_bytes());
+        header[4..].copy_from_slice(&(key.len() as u32).to_le_bytes());
+        self.append(&header, key)
+    }
+
+    /// Stores `header` then `bytes` in one block; returns where `bytes` is.
+    fn append(&mut self, header: &[u8], bytes: &[u8]) -> Span {
+        let len = header.len() + bytes.len();
         let fits = self
             .blocks
             .last()
@@ -88,14 +81,13 @@ impl Arena {
         }
         let block = self.blocks.len() - 1;
         let b = &mut self.blocks[block];
-        b.extend_from_slice(&id.to_le_bytes());
-        b.extend_from_slice(&(key.len() as u32).to_le_bytes());
+        b.extend_from_slice(header);
         let off = b.len();
-        b.extend_from_slice(key);
+        b.extend_from_slice(bytes);
         Span {
             block: block as u32,
             off: off as u32,
-            len: key.len() as u32,
+            len: bytes.len() as u32,
         }
     }
 
