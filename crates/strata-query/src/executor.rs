@@ -14,6 +14,7 @@ use crate::error::QueryError;
 use crate::limits::QueryLimits;
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
 use crate::runtime::QueryRuntime;
+use crate::scan_info::ExplainScans;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::{ParamValues, TableReference};
@@ -27,6 +28,8 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use strata_storage::Engine;
@@ -93,6 +96,31 @@ fn refused(e: DataFusionError) -> QueryError {
     }
 }
 
+/// The same steps as `SessionContext::sql_with_options`, from a parsed
+/// statement; the state is taken afresh, so it sees every schema registered
+/// in `ctx` so far. An `EXPLAIN` marks the session first, so its table scans
+/// show what they read ([`ExplainScans`]).
+async fn plan(ctx: &SessionContext, statement: DFStatement) -> Result<DataFrame, QueryError> {
+    let explains = match &statement {
+        DFStatement::Explain(_) => true,
+        DFStatement::Statement(s) => matches!(s.as_ref(), SQLStatement::Explain { .. }),
+        _ => false,
+    };
+    if explains {
+        ctx.state_ref()
+            .write()
+            .config_mut()
+            .set_extension(Arc::new(ExplainScans));
+    }
+    let plan = ctx
+        .state()
+        .statement_to_plan(statement)
+        .await
+        .map_err(refused)?;
+    read_only().verify_plan(&plan).map_err(refused)?;
+    Ok(ctx.execute_logical_plan(plan).await?)
+}
+
 impl QueryExecutor {
     /// An executor over `engine` with the default limits.
     ///
@@ -154,6 +182,9 @@ impl QueryExecutor {
         let parquet = &mut config.options_mut().execution.parquet;
         parquet.pushdown_filters = true;
         parquet.reorder_filters = true;
+        // Strata writes no bloom filters; looking for them in every row group
+        // costs a point query time for nothing.
+        parquet.bloom_filter_on_read = false;
         // A runtime per query: its memory pool is that query's memory limit.
         let runtime = RuntimeEnvBuilder::new()
             .with_memory_pool(Arc::new(FairSpillPool::new(self.limits.memory_bytes)))
@@ -218,10 +249,10 @@ impl QueryExecutor {
     ) -> Result<QueryStream, QueryError> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let ctx = self.context(db)?;
-        let df = ctx
-            .sql_with_options(sql, read_only())
-            .await
-            .map_err(refused)?;
+        let state = ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(sql, &dialect)?;
+        let df = plan(&ctx, statement).await?;
         let df = match params {
             Some(p) => df.with_param_values(p)?,
             None => df,
@@ -298,15 +329,7 @@ impl QueryExecutor {
             };
             self.register(&catalog, &name, db)?;
         }
-        // The same steps as `SessionContext::sql_with_options`, from the parsed
-        // statement; a fresh state sees the schemas registered above.
-        let plan = ctx
-            .state()
-            .statement_to_plan(statement)
-            .await
-            .map_err(refused)?;
-        read_only().verify_plan(&plan).map_err(refused)?;
-        let df = ctx.execute_logical_plan(plan).await?;
+        let df = plan(&ctx, statement).await?;
         self.start(df, deadline).await
     }
 

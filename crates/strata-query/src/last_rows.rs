@@ -32,7 +32,7 @@
 //! DataFusion's.
 
 use crate::provider::BufferTable;
-use crate::scan_info::{ScanInfo, ScanInfoExec};
+use crate::scan_info::{ScanInfo, scan_plan};
 use crate::time_range::TimeRange;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
@@ -50,7 +50,6 @@ use datafusion::logical_expr::{
 };
 use datafusion::optimizer::{OptimizerConfig, OptimizerRule};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::union::UnionExec;
 use std::collections::HashSet;
 use std::sync::Arc;
 use strata_model::TIME_COLUMN;
@@ -369,12 +368,13 @@ impl TableProvider for LastRowsTable {
         }
         let rows =
             MemorySourceConfig::try_new_exec(&parts, Arc::clone(&schema), projection.cloned())?;
-        let info = Arc::new(ScanInfoExec::new(
+        scan_plan(
+            state,
             project_schema(&schema, projection)?,
+            vec![rows],
             info,
             None,
-        ));
-        UnionExec::try_new(vec![rows, info])
+        )
     }
 
     fn supports_filters_pushdown(

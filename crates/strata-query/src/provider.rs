@@ -8,7 +8,7 @@
 //! pushdown is reported as `Inexact`.
 
 use crate::pruning::prune_files;
-use crate::scan_info::{ScanInfo, ScanInfoExec};
+use crate::scan_info::{ScanInfo, scan_plan};
 use crate::time_range::TimeRange;
 use async_trait::async_trait;
 use datafusion::arrow::array::RecordBatch;
@@ -27,9 +27,8 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown, TableType};
 use datafusion::physical_expr::expressions::Column;
-use datafusion::physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
+use datafusion::physical_expr::{LexOrdering, PhysicalSortExpr};
 use datafusion::physical_plan::ExecutionPlan;
-use datafusion::physical_plan::union::UnionExec;
 use std::sync::Arc;
 use strata_model::TIME_COLUMN;
 use strata_storage::Engine;
@@ -127,15 +126,17 @@ fn declared_ordering(
     file_ordering(schema, &tags)
 }
 
-/// Scans committed files with the filters pushed into the Parquet reader for
-/// row-group and page pruning.
+/// Scans committed files. The query's filters reach the Parquet reader (for
+/// row-group and page pruning, and row filtering) through DataFusion's
+/// physical `FilterPushdown` rule, which adds the filter above the scan to the
+/// source's predicate; setting the predicate here as well would evaluate
+/// every conjunct twice.
 fn parquet_exec(
     state: &dyn Session,
     schema: &SchemaRef,
     series_key: &[usize],
     files: Vec<Arc<ParquetFile>>,
     projection: Option<&Vec<usize>>,
-    predicate: Option<Arc<dyn PhysicalExpr>>,
     limit: Option<usize>,
 ) -> Result<Arc<dyn ExecutionPlan>> {
     let url = ObjectStoreUrl::parse(OBJECT_STORE_URL)?;
@@ -146,16 +147,13 @@ fn parquet_exec(
         runtime.object_store(&url)?,
         runtime.cache_manager.get_file_metadata_cache(),
     );
-    let mut source = ParquetSource::new(Arc::clone(schema))
+    let source = ParquetSource::new(Arc::clone(schema))
         .with_table_parquet_options(TableParquetOptions {
             global: state.config_options().execution.parquet.clone(),
             ..TableParquetOptions::default()
         })
         .with_parquet_file_reader_factory(Arc::new(readers))
         .with_enable_page_index(true);
-    if let Some(p) = predicate {
-        source = source.with_predicate(p);
-    }
     let partitions = state.config().target_partitions().max(1);
     let n = if files.len() <= partitions * SORTED_FILES_PER_PARTITION {
         files.len()
@@ -259,21 +257,18 @@ impl TableProvider for BufferTable {
                 self.table.series_key(),
                 files,
                 projection,
-                predicate,
                 limit,
             )?;
             ordering = exec.properties().output_ordering().cloned();
             inputs.push(exec);
         }
-        inputs.push(Arc::new(ScanInfoExec::new(
+        scan_plan(
+            state,
             project_schema(&schema, projection)?,
+            inputs,
             info,
             ordering,
-        )));
-        if inputs.len() == 1 {
-            return Ok(inputs.remove(0));
-        }
-        UnionExec::try_new(inputs)
+        )
     }
 
     fn supports_filters_pushdown(

@@ -4,16 +4,51 @@
 //!
 //! A leaf (rather than a wrapper around the scans) keeps every optimizer rule
 //! that pushes projections, filters and limits into the union's inputs working.
+//! It is added only to the plans of `EXPLAIN` statements ([`ExplainScans`]):
+//! elsewhere it would only cost planning time (a union and the filter pushed
+//! into it).
 
 use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::catalog::Session;
 use datafusion::common::Result;
 use datafusion::common::tree_node::TreeNodeRecursion;
 use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_expr::{EquivalenceProperties, LexOrdering, Partitioning, PhysicalExpr};
+use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
 use datafusion::physical_plan::stream::EmptyRecordBatchStream;
+use datafusion::physical_plan::union::UnionExec;
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType, ExecutionPlan, PlanProperties};
 use std::sync::Arc;
+
+/// Session marker: the statement being planned is an `EXPLAIN`, so table
+/// scans add their [`ScanInfoExec`].
+#[derive(Debug)]
+pub(crate) struct ExplainScans;
+
+/// A table's scan plan from its `inputs` (each producing `schema`): their
+/// union, with a [`ScanInfoExec`] beside them when the session explains.
+/// `ordering` is what the scans declare (see [`ScanInfoExec::new`]).
+pub(crate) fn scan_plan(
+    state: &dyn Session,
+    schema: SchemaRef,
+    mut inputs: Vec<Arc<dyn ExecutionPlan>>,
+    info: ScanInfo,
+    ordering: Option<LexOrdering>,
+) -> Result<Arc<dyn ExecutionPlan>> {
+    if state.config().get_extension::<ExplainScans>().is_some() {
+        inputs.push(Arc::new(ScanInfoExec::new(
+            Arc::clone(&schema),
+            info,
+            ordering,
+        )));
+    }
+    match inputs.len() {
+        0 => Ok(Arc::new(EmptyExec::new(schema))),
+        1 => Ok(inputs.remove(0)),
+        _ => UnionExec::try_new(inputs),
+    }
+}
 
 /// What a table scan covers.
 #[derive(Debug, Clone)]

@@ -475,3 +475,62 @@ async fn row_groups_are_pruned_and_repeated_reads_hit_the_caches() {
 }
 
 mod last_rows;
+
+#[tokio::test]
+async fn only_explain_plans_carry_the_scan_summary_and_each_filter_reaches_parquet_once() {
+    use crate::provider::DatabaseProvider;
+    use crate::scan_info::ExplainScans;
+    use datafusion::catalog::SchemaProvider;
+    use datafusion::execution::context::SessionContext;
+    let dir = tempfile::tempdir().unwrap();
+    let engine = persisted_engine(dir.path(), 1000).await;
+    let t0 = 1_700_000_000_000_000_000;
+    write_tagged(&engine, &scrambled_rows(20, 10, t0)).await;
+    engine.persist_all().await;
+
+    // Files only, no buffered rows: a plain query's scan is the Parquet scan
+    // alone; an EXPLAIN's adds the summary beside it.
+    let db = Arc::clone(engine.catalog().snapshot().database("db").unwrap());
+    let table = DatabaseProvider::new(Arc::clone(&engine), db)
+        .table("cpu")
+        .await
+        .unwrap()
+        .unwrap();
+    let ctx = SessionContext::new();
+    let url = datafusion::execution::object_store::ObjectStoreUrl::parse(
+        crate::provider::OBJECT_STORE_URL,
+    )
+    .unwrap();
+    ctx.register_object_store(url.as_ref(), Arc::clone(engine.object_store().unwrap()));
+    let plain = table.scan(&ctx.state(), None, &[], None).await.unwrap();
+    assert_eq!(plain.name(), "DataSourceExec");
+    ctx.state_ref()
+        .write()
+        .config_mut()
+        .set_extension(Arc::new(ExplainScans));
+    let explained = table.scan(&ctx.state(), None, &[], None).await.unwrap();
+    assert_eq!(explained.name(), "UnionExec");
+    assert_eq!(explained.children()[1].name(), "StrataScan");
+
+    let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
+    // t0 + 5 s: the last 5 of h07's 10 rows.
+    let sql = "SELECT * FROM cpu WHERE host = 'h07' AND time >= TIMESTAMP '2023-11-14 22:13:25'";
+    let plan = plan_text(&q.collect("db", &format!("EXPLAIN {sql}")).await.unwrap());
+    assert!(
+        plan.contains("StrataScan: table=cpu, files=1 of 1"),
+        "{plan}"
+    );
+    let scan = plan
+        .lines()
+        .find(|l| l.contains("DataSourceExec"))
+        .unwrap_or_else(|| panic!("no Parquet scan:\n{plan}"));
+    assert_eq!(scan.matches("host@0 = h07").count(), 1, "{scan}");
+    let rows: usize = q
+        .collect("db", sql)
+        .await
+        .unwrap()
+        .iter()
+        .map(|b| b.num_rows())
+        .sum();
+    assert_eq!(rows, 5);
+}

@@ -1,7 +1,7 @@
 //! Persist encode throughput: buffered TSBS cpu-only rows -> sorted,
-//! hour-partitioned, zstd Parquet (`persist::encode`: widen, series ranking,
-//! key sort, per-partition gather, Parquet + zstd, column statistics). No object
-//! store.
+//! hour-partitioned, compressed Parquet (`persist::encode`: widen, series
+//! ranking, key sort, per-partition gather, Parquet with LZ4_RAW or zstd,
+//! column statistics). No object store.
 //!
 //! Input is built the way the engine builds it: 100 TSBS write batches of 10,000
 //! rows (1,000 hosts, 10 tags, 10 integer fields, 10 s interval) written into an
@@ -16,7 +16,7 @@ use std::time::Duration;
 use strata_bench::tsbs::{Dataset, INTERVAL_NS};
 use strata_storage::buffer::BufferedBatch;
 use strata_storage::catalog::CatalogLimits;
-use strata_storage::persist::{LayoutConfig, TableRef, encode};
+use strata_storage::persist::{FileCompression, LayoutConfig, TableRef, encode};
 use strata_storage::{Engine, WriteOptions};
 
 const HOSTS: usize = 1_000;
@@ -82,9 +82,13 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10);
     g.sampling_mode(SamplingMode::Flat);
     g.measurement_time(Duration::from_secs(15));
-    for level in [1, 3] {
+    for (name, compression) in [
+        ("lz4_raw", FileCompression::Lz4Raw),
+        ("zstd_level_1", FileCompression::Zstd(1)),
+        ("zstd_level_3", FileCompression::Zstd(3)),
+    ] {
         let layout = LayoutConfig {
-            zstd_level: level,
+            compression,
             ..LayoutConfig::default()
         };
         let files = encode(t, &schema, &series_key, &batches, &layout, "bench").expect("encode");
@@ -92,7 +96,7 @@ fn bench(c: &mut Criterion) {
         let rows: u64 = files.iter().map(|f| f.meta.rows).sum();
         assert_eq!(rows, ROWS as u64);
         println!(
-            "zstd level {level}: {} files ({} rows each), {bytes} bytes, {:.2} bytes/row",
+            "{name}: {} files ({} rows each), {bytes} bytes, {:.2} bytes/row",
             files.len(),
             files
                 .iter()
@@ -101,7 +105,7 @@ fn bench(c: &mut Criterion) {
                 .join("/"),
             bytes as f64 / rows as f64
         );
-        g.bench_function(format!("zstd_level_{level}"), |b| {
+        g.bench_function(name, |b| {
             b.iter(|| {
                 black_box(
                     encode(t, &schema, &series_key, &batches, &layout, "bench").expect("encode"),

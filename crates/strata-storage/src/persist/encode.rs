@@ -1,4 +1,4 @@
-//! Buffered batches -> sorted, time-partitioned, zstd Parquet files.
+//! Buffered batches -> sorted, time-partitioned, compressed Parquet files.
 //!
 //! Sort order inside a file: series (the tag columns in series-key order, that
 //! is creation order, nulls last, which is SQL's `ASC` so that `ORDER BY` on
@@ -39,8 +39,39 @@ pub struct LayoutConfig {
     pub partition_ns: i64,
     /// Maximum rows per Parquet row group.
     pub row_group_rows: usize,
-    /// zstd level.
-    pub zstd_level: i32,
+    /// Maximum rows per data page: the unit the page index prunes to. A query
+    /// for one series decodes its predicate columns over whole pages, so
+    /// smaller pages mean less decoding for selective reads, at the price of
+    /// more page headers and index entries for full scans.
+    pub page_rows: usize,
+    /// Page compression of every column.
+    pub compression: FileCompression,
+}
+
+/// Page compression of persisted files.
+///
+/// LZ4_RAW is the default for the query side: the Parquet reader builds a
+/// codec per column chunk it reads, and a zstd codec allocates and initialises
+/// a compression and a decompression context each time, which was 12-15% of a
+/// point query's CPU (`perf`); an LZ4 codec costs nothing to build and
+/// decompresses faster. zstd files are about 8% smaller (docs/BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileCompression {
+    /// LZ4 block format (`LZ4_RAW`).
+    Lz4Raw,
+    /// zstd at this level (1-22).
+    Zstd(i32),
+}
+
+impl FileCompression {
+    fn parquet(self) -> Result<Compression, PersistError> {
+        Ok(match self {
+            Self::Lz4Raw => Compression::LZ4_RAW,
+            Self::Zstd(level) => {
+                Compression::ZSTD(ZstdLevel::try_new(level).map_err(PersistError::Parquet)?)
+            }
+        })
+    }
 }
 
 impl Default for LayoutConfig {
@@ -48,7 +79,8 @@ impl Default for LayoutConfig {
         Self {
             partition_ns: 3_600 * 1_000_000_000,
             row_group_rows: 256 * 1024,
-            zstd_level: 1,
+            page_rows: 8 * 1024,
+            compression: FileCompression::Lz4Raw,
         }
     }
 }
@@ -84,22 +116,20 @@ fn writer_props(
     tag_cols: &[usize],
     layout: &LayoutConfig,
 ) -> Result<WriterProperties, PersistError> {
-    let zstd = ZstdLevel::try_new(layout.zstd_level).map_err(PersistError::Parquet)?;
     let mut b = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(zstd))
+        .set_compression(layout.compression.parquet()?)
         .set_max_row_group_row_count(Some(layout.row_group_rows))
+        .set_data_page_row_count_limit(layout.page_rows)
         .set_statistics_enabled(EnabledStatistics::Page)
         // Field values rarely repeat; dictionary attempts there cost CPU for nothing.
         .set_dictionary_enabled(false);
-    // Tags stay zstd-compressed too: storing them uncompressed saves the
-    // reader a zstd context per column chunk, but measured no faster point
-    // queries (docs/BENCHMARKS.md) and made files larger.
     for &i in tag_cols {
         b = b
             .set_column_dictionary_enabled(ColumnPath::from(schema.field(i).name().as_str()), true);
     }
     // Timestamps and counters change little from row to row within a series:
-    // delta packing leaves zstd far fewer bytes than 8-byte PLAIN values.
+    // delta packing leaves the compressor far fewer bytes than 8-byte PLAIN
+    // values.
     for f in schema.fields() {
         if matches!(
             f.data_type(),
@@ -553,6 +583,28 @@ mod tests {
             let parts: Vec<RecordBatch> = reader.map(Result::unwrap).collect();
             arrow::compute::concat_batches(&parts[0].schema(), &parts).unwrap()
         };
+        // Layout: every column chunk LZ4_RAW, no page above the row limit.
+        let meta = parquet::file::metadata::ParquetMetaDataReader::new()
+            .with_page_index_policy(parquet::file::metadata::PageIndexPolicy::Required)
+            .parse_and_finish(&files[0].bytes)
+            .unwrap();
+        let offsets = meta.offset_index().unwrap();
+        let rows = per_batch * batches;
+        assert_eq!(meta.num_row_groups(), 1);
+        for (c, chunk) in meta.row_group(0).columns().iter().enumerate() {
+            assert_eq!(chunk.compression(), Compression::LZ4_RAW);
+            let starts: Vec<usize> = offsets[0][c]
+                .page_locations()
+                .iter()
+                .map(|p| p.first_row_index as usize)
+                .chain(std::iter::once(rows))
+                .collect();
+            assert!(starts.len() > rows / layout.page_rows, "{starts:?}");
+            assert!(
+                starts.windows(2).all(|w| w[1] - w[0] <= layout.page_rows),
+                "{starts:?}"
+            );
+        }
         let out = read(files[0].bytes.clone());
         assert_eq!(out.num_rows(), per_batch * batches);
         assert_eq!(sum(&out), input_sum, "every value written once");

@@ -25,7 +25,7 @@
 
 mod encode;
 
-pub use encode::{EncodedFile, LayoutConfig, TableRef, encode};
+pub use encode::{EncodedFile, FileCompression, LayoutConfig, TableRef, encode};
 
 use std::time::Duration;
 use thiserror::Error;
