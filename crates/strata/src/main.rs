@@ -11,12 +11,6 @@ mod size;
 use clap::Parser;
 use std::process::ExitCode;
 
-/// glibc's allocator spent about a sixth of a point query's CPU in
-/// `malloc`/`free` (zstd contexts, per-query plans); mimalloc's thread-local
-/// free lists serve the same requests far cheaper (docs/BENCHMARKS.md).
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let result = match cli.command {
