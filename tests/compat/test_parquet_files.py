@@ -15,7 +15,7 @@ Lines are sent shuffled, and several series share timestamps. The files under
 ``DATA_DIR/objects/<db>/<table>/YYYY-MM-DD/HH/`` must then hold exactly the
 written rows with the catalog's types, one file per table, partition and
 persist, each file inside its hour, sorted by the series key (the tag columns
-in the order the writes first named them, nulls last) then time, zstd, tags
+in the order the writes first named them, nulls last) then time, LZ4_RAW, tags
 dictionary-encoded, with statistics that match the data. pyarrow and duckdb must read the same rows, and Strata's own SQL, now
 reading files only, must return them too.
 """
@@ -449,7 +449,8 @@ def test_duckdb_agrees_with_pyarrow(persisted: Persisted):
 
 
 def test_compression_and_encodings(persisted: Persisted):
-    """Every column chunk is ZSTD; tag columns are dictionary-encoded."""
+    """Every column chunk is LZ4_RAW (pyarrow's name for it is "LZ4"); tag
+    columns are dictionary-encoded."""
     for table, paths in persisted.files.items():
         for p in paths:
             md = pq.ParquetFile(p).metadata
@@ -458,7 +459,7 @@ def test_compression_and_encodings(persisted: Persisted):
                 rg = md.row_group(g)
                 for j in range(rg.num_columns):
                     c = rg.column(j)
-                    assert c.compression == "ZSTD", (p, g, c.path_in_schema, c.compression)
+                    assert c.compression == "LZ4", (p, g, c.path_in_schema, c.compression)
                     if SCHEMAS[table].get(c.path_in_schema) == "tag":
                         assert c.has_dictionary_page, (p, g, c.path_in_schema)
                         assert "RLE_DICTIONARY" in c.encodings, (p, g, c.path_in_schema, c.encodings)
