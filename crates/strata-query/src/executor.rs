@@ -29,7 +29,6 @@ use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::sql::parser::Statement as DFStatement;
-use datafusion::sql::sqlparser::ast::Statement as SQLStatement;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use strata_storage::Engine;
@@ -96,17 +95,25 @@ fn refused(e: DataFusionError) -> QueryError {
     }
 }
 
+/// `sql` as one statement, in the session's SQL dialect.
+fn parse(ctx: &SessionContext, sql: &str) -> Result<DFStatement, QueryError> {
+    let state = ctx.state();
+    let dialect = state.config().options().sql_parser.dialect;
+    Ok(state.sql_to_statement(sql, &dialect)?)
+}
+
 /// The same steps as `SessionContext::sql_with_options`, from a parsed
 /// statement; the state is taken afresh, so it sees every schema registered
-/// in `ctx` so far. An `EXPLAIN` marks the session first, so its table scans
-/// show what they read ([`ExplainScans`]).
+/// in `ctx` so far.
+///
+/// An `EXPLAIN` without `ANALYZE` marks the session first, so its table scans
+/// show what they read ([`ExplainScans`]); that summary is an extra input
+/// beside each scan, absent from the plan that runs. `EXPLAIN ANALYZE` shows
+/// and measures the plan that runs, whose Parquet scans report their pruning
+/// in their own metrics.
 async fn plan(ctx: &SessionContext, statement: DFStatement) -> Result<DataFrame, QueryError> {
-    let explains = match &statement {
-        DFStatement::Explain(_) => true,
-        DFStatement::Statement(s) => matches!(s.as_ref(), SQLStatement::Explain { .. }),
-        _ => false,
-    };
-    if explains {
+    // DataFusion's parser returns every `EXPLAIN` as `DFStatement::Explain`.
+    if matches!(&statement, DFStatement::Explain(e) if !e.options.analyze) {
         ctx.state_ref()
             .write()
             .config_mut()
@@ -249,9 +256,7 @@ impl QueryExecutor {
     ) -> Result<QueryStream, QueryError> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let ctx = self.context(db)?;
-        let state = ctx.state();
-        let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(sql, &dialect)?;
+        let statement = parse(&ctx, sql)?;
         let df = plan(&ctx, statement).await?;
         let df = match params {
             Some(p) => df.with_param_values(p)?,
@@ -279,8 +284,7 @@ impl QueryExecutor {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let (ctx, catalog) = self.session()?;
         let state = ctx.state();
-        let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(sql, &dialect)?;
+        let statement = parse(&ctx, sql)?;
         let mut needs_default = false;
         let mut named = BTreeSet::new();
         for r in state.resolve_table_references(&statement)? {

@@ -482,6 +482,7 @@ async fn only_explain_plans_carry_the_scan_summary_and_each_filter_reaches_parqu
     use crate::scan_info::ExplainScans;
     use datafusion::catalog::SchemaProvider;
     use datafusion::execution::context::SessionContext;
+    use datafusion::physical_plan::displayable;
     let dir = tempfile::tempdir().unwrap();
     let engine = persisted_engine(dir.path(), 1000).await;
     let t0 = 1_700_000_000_000_000_000;
@@ -503,7 +504,11 @@ async fn only_explain_plans_carry_the_scan_summary_and_each_filter_reaches_parqu
     .unwrap();
     ctx.register_object_store(url.as_ref(), Arc::clone(engine.object_store().unwrap()));
     let plain = table.scan(&ctx.state(), None, &[], None).await.unwrap();
-    assert_eq!(plain.name(), "DataSourceExec");
+    let shown = displayable(plain.as_ref()).one_line().to_string();
+    assert!(
+        shown.starts_with("DataSourceExec") && shown.contains("file_type=parquet"),
+        "{shown}"
+    );
     ctx.state_ref()
         .write()
         .config_mut()
@@ -520,11 +525,23 @@ async fn only_explain_plans_carry_the_scan_summary_and_each_filter_reaches_parqu
         plan.contains("StrataScan: table=cpu, files=1 of 1"),
         "{plan}"
     );
-    let scan = plan
+    // EXPLAIN ANALYZE shows the plan that runs: the Parquet scan alone, the
+    // filter inside it once, and nothing left above it to filter again.
+    let ran = plan_text(
+        &q.collect("db", &format!("EXPLAIN ANALYZE {sql}"))
+            .await
+            .unwrap(),
+    );
+    assert!(
+        !ran.contains("StrataScan") && !ran.contains("FilterExec"),
+        "{ran}"
+    );
+    let scan = ran
         .lines()
         .find(|l| l.contains("DataSourceExec"))
-        .unwrap_or_else(|| panic!("no Parquet scan:\n{plan}"));
+        .unwrap_or_else(|| panic!("no Parquet scan:\n{ran}"));
     assert_eq!(scan.matches("host@0 = h07").count(), 1, "{scan}");
+    assert!(scan.contains("pushdown_rows_matched=5"), "{scan}");
     let rows: usize = q
         .collect("db", sql)
         .await

@@ -10,7 +10,7 @@ use strata_query::{CacheConfig, QueryLimits};
 use strata_server::HttpLimits;
 use strata_storage::catalog::CatalogLimits;
 use strata_storage::objects::{ObjectStoreConfig, S3Config};
-use strata_storage::persist::PersistConfig;
+use strata_storage::persist::{FileCompression, PersistConfig};
 use strata_storage::{SyncMode, WalOptions};
 use thiserror::Error;
 
@@ -69,6 +69,7 @@ struct FileConfig {
     buffer_memory_limit: Option<FileSize>,
     buffer_hard_limit: Option<FileSize>,
     partition_duration: Option<String>,
+    parquet_compression: Option<String>,
     no_persist: Option<bool>,
     object_store: Option<String>,
     s3_bucket: Option<String>,
@@ -141,6 +142,24 @@ fn duration(
                 }
             })
             .map_err(|message| ConfigError::Invalid { option, message }),
+    }
+}
+
+/// `lz4`, `zstd` (level 1) or `zstd:LEVEL`.
+fn compression(text: &str) -> Result<FileCompression, ConfigError> {
+    let bad = || {
+        invalid(
+            "--parquet-compression",
+            format!("`{text}` is not `lz4`, `zstd` or `zstd:LEVEL` with LEVEL 1-22"),
+        )
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "lz4" | "lz4_raw" => Ok(FileCompression::Lz4Raw),
+        "zstd" => Ok(FileCompression::Zstd(1)),
+        other => match other.strip_prefix("zstd:").map(str::parse::<i32>) {
+            Some(Ok(level)) if (1..=22).contains(&level) => Ok(FileCompression::Zstd(level)),
+            _ => Err(bad()),
+        },
     }
 }
 
@@ -235,6 +254,10 @@ impl ServeConfig {
             layout: strata_storage::persist::LayoutConfig {
                 partition_ns: i64::try_from(partition.as_nanos())
                     .map_err(|_| invalid("--partition-duration", "too large"))?,
+                compression: match args.parquet_compression.or(file.parquet_compression) {
+                    Some(text) => compression(&text)?,
+                    None => pd.layout.compression,
+                },
                 ..pd.layout
             },
             enabled: !(args.no_persist || file.no_persist.unwrap_or(false)),
@@ -391,5 +414,24 @@ mod tests {
         })
         .unwrap_err();
         assert!(err.to_string().contains("--max-body-size"), "{err}");
+    }
+
+    #[test]
+    fn parquet_compression_choices() {
+        let layout = |v: Option<&str>| {
+            ServeConfig::resolve(ServeArgs {
+                parquet_compression: v.map(str::to_owned),
+                ..Default::default()
+            })
+            .map(|c| c.persist.layout.compression)
+        };
+        assert_eq!(layout(None).unwrap(), FileCompression::Lz4Raw);
+        assert_eq!(layout(Some("LZ4")).unwrap(), FileCompression::Lz4Raw);
+        assert_eq!(layout(Some("zstd")).unwrap(), FileCompression::Zstd(1));
+        assert_eq!(layout(Some("zstd:9")).unwrap(), FileCompression::Zstd(9));
+        for bad in ["zstd:0", "zstd:23", "zstd:x", "gzip", ""] {
+            let err = layout(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("--parquet-compression"), "{bad}: {err}");
+        }
     }
 }
