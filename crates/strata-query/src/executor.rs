@@ -23,7 +23,7 @@ use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::cache::Cache;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
-use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, SessionState};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
@@ -96,8 +96,7 @@ fn refused(e: DataFusionError) -> QueryError {
 }
 
 /// `sql` as one statement, in the session's SQL dialect.
-fn parse(ctx: &SessionContext, sql: &str) -> Result<DFStatement, QueryError> {
-    let state = ctx.state();
+fn parse(state: &SessionState, sql: &str) -> Result<DFStatement, QueryError> {
     let dialect = state.config().options().sql_parser.dialect;
     Ok(state.sql_to_statement(sql, &dialect)?)
 }
@@ -256,7 +255,9 @@ impl QueryExecutor {
     ) -> Result<QueryStream, QueryError> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let ctx = self.context(db)?;
-        let statement = parse(&ctx, sql)?;
+        // Parsed under the session's lock: `ctx.state()` would clone the whole
+        // state, and `plan` takes its own copy anyway.
+        let statement = parse(&ctx.state_ref().read(), sql)?;
         let df = plan(&ctx, statement).await?;
         let df = match params {
             Some(p) => df.with_param_values(p)?,
@@ -284,7 +285,7 @@ impl QueryExecutor {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let (ctx, catalog) = self.session()?;
         let state = ctx.state();
-        let statement = parse(&ctx, sql)?;
+        let statement = parse(&state, sql)?;
         let mut needs_default = false;
         let mut named = BTreeSet::new();
         for r in state.resolve_table_references(&statement)? {

@@ -474,8 +474,6 @@ async fn row_groups_are_pruned_and_repeated_reads_hit_the_caches() {
     assert!(after.chunk_bytes > 0 && after.chunk_bytes <= after.chunk_capacity_bytes);
 }
 
-mod last_rows;
-
 #[tokio::test]
 async fn only_explain_plans_carry_the_scan_summary_and_each_filter_reaches_parquet_once() {
     use crate::provider::DatabaseProvider;
@@ -551,3 +549,5 @@ async fn only_explain_plans_carry_the_scan_summary_and_each_filter_reaches_parqu
         .sum();
     assert_eq!(rows, 5);
 }
+
+mod last_rows;

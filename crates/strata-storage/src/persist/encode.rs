@@ -39,14 +39,14 @@ pub struct LayoutConfig {
     pub partition_ns: i64,
     /// Maximum rows per Parquet row group.
     pub row_group_rows: usize,
-    /// Maximum rows per data page: the unit the page index prunes to. The
-    /// Parquet writer checks it between mini-batches counted from the start
-    /// of each write, so it holds exactly when the slices written
-    /// (`ENCODE_SLICE_ROWS`) and row groups are multiples of it, as with the
-    /// defaults; otherwise a page may run over. A query
+    /// Maximum rows per data page: the unit the page index prunes to. A query
     /// for one series decodes its predicate columns over whole pages, so
     /// smaller pages mean less decoding for selective reads, at the price of
-    /// more page headers and index entries for full scans.
+    /// more page headers and index entries for full scans. The Parquet writer
+    /// checks it between mini-batches counted from the start of each write,
+    /// so it holds exactly when the slices written (`ENCODE_SLICE_ROWS`) and
+    /// row groups are multiples of it, as with the defaults; otherwise a page
+    /// may run over.
     pub page_rows: usize,
     /// Page compression of every column.
     pub compression: FileCompression,
