@@ -491,6 +491,10 @@ pub(crate) enum BenchResultFormat {
     Parquet,
     /// The server's plain-text table.
     Pretty,
+    /// An Arrow IPC stream from the Arc route `/api/v1/query/arrow` (what
+    /// DuckDB's `fetch_arrow_table` hands its caller, so the fairest
+    /// side-by-side).
+    Arrow,
 }
 
 /// Options of `strata bench query`.

@@ -4,6 +4,7 @@
 mod bench;
 mod cli;
 mod config;
+mod malloc;
 mod query_cmd;
 mod serve;
 mod size;

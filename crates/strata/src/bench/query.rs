@@ -186,6 +186,23 @@ impl BenchResultFormat {
             Self::Csv => "csv",
             Self::Parquet => "parquet",
             Self::Pretty => "pretty",
+            Self::Arrow => "arrow",
+        }
+    }
+
+    /// Where a query with this answer format goes, with its headers.
+    fn route(self, base: &Url, db: &str) -> Result<(Url, HeaderMap), String> {
+        match self {
+            Self::Arrow => Ok((target::arc_arrow_url(base)?, target::arc_query_headers(db)?)),
+            _ => Ok((target::query_url(base)?, target::query_headers())),
+        }
+    }
+
+    /// The body of one query.
+    fn body(self, db: &str, sql: &str) -> Vec<u8> {
+        match self {
+            Self::Arrow => target::arc_query_body(sql),
+            _ => target::query_body(db, sql, self.name()),
         }
     }
 
@@ -209,6 +226,17 @@ impl BenchResultFormat {
             Self::Pretty => {
                 (lines().filter(|l| l.starts_with(b"|")).count() as u64).saturating_sub(1)
             }
+            Self::Arrow => {
+                let reader = arrow::ipc::reader::StreamReader::try_new(body.as_ref(), None)
+                    .map_err(|e| format!("answer is not an Arrow IPC stream: {e}"))?;
+                let mut rows = 0u64;
+                for batch in reader {
+                    let batch =
+                        batch.map_err(|e| format!("answer is not an Arrow IPC stream: {e}"))?;
+                    rows += batch.num_rows() as u64;
+                }
+                rows
+            }
         })
     }
 }
@@ -223,9 +251,10 @@ async fn bench(args: &BenchQueryArgs) -> Result<Report, Box<dyn Error>> {
         (None, None) => Some(DEFAULT_DURATION),
         (d, _) => d,
     };
+    let (url, headers) = args.format.route(&base, &args.db)?;
     let shared = Arc::new(Shared {
-        url: target::query_url(&base)?,
-        headers: target::query_headers(),
+        url,
+        headers,
         db: args.db.clone(),
         format: args.format,
         seed: args.seed,
@@ -375,7 +404,7 @@ async fn client_loop(c: Client) -> Tally {
         }
         // The query is drawn and encoded before its clock starts.
         let sql = queries::sql(c.ty, k, s.seed, &s.range);
-        let body = target::query_body(&s.db, &sql, s.format.name());
+        let body = s.format.body(&s.db, &sql);
         let sent_at = Instant::now();
         tally.requests += 1;
         let req = c
@@ -648,5 +677,22 @@ mod tests {
             BenchResultFormat::Parquet.rows(&Bytes::from(file)).unwrap(),
             3
         );
+        // An IPC stream of two batches: rows of both are counted.
+        let mut stream = Vec::new();
+        let mut w =
+            arrow::ipc::writer::StreamWriter::try_new(&mut stream, &batch.schema()).unwrap();
+        w.write(&batch).unwrap();
+        w.write(&batch.slice(0, 1)).unwrap();
+        w.finish().unwrap();
+        assert_eq!(
+            BenchResultFormat::Arrow
+                .rows(&Bytes::from(stream.clone()))
+                .unwrap(),
+            4
+        );
+        assert!(BenchResultFormat::Arrow.rows(&b("nope")).is_err());
+        // A stream cut short is an error, not a smaller count.
+        let cut = Bytes::from(stream[..stream.len() - 20].to_vec());
+        assert!(BenchResultFormat::Arrow.rows(&cut).is_err());
     }
 }

@@ -169,6 +169,25 @@ pub(crate) fn query_headers() -> HeaderMap {
     headers
 }
 
+/// The Arc route answering a query as an Arrow IPC stream.
+pub(crate) fn arc_arrow_url(base: &Url) -> Result<Url, String> {
+    join(base, "/api/v1/query/arrow")
+}
+
+/// The headers of an Arc query: a JSON body, the database in `x-arc-database`.
+pub(crate) fn arc_query_headers(db: &str) -> Result<HeaderMap, String> {
+    let mut headers = query_headers();
+    let value = HeaderValue::from_str(db)
+        .map_err(|_| format!("database name {db:?} cannot be sent in an HTTP header"))?;
+    headers.insert("x-arc-database", value);
+    Ok(headers)
+}
+
+/// The body of an Arc query: `{"sql"}`.
+pub(crate) fn arc_query_body(sql: &str) -> Vec<u8> {
+    serde_json::json!({ "sql": sql }).to_string().into_bytes()
+}
+
 /// The body of a query: `{"db", "q", "format"}`.
 pub(crate) fn query_body(db: &str, sql: &str, format: &str) -> Vec<u8> {
     serde_json::json!({ "db": db, "q": sql, "format": format })
