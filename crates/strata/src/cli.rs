@@ -267,8 +267,10 @@ pub(crate) enum BenchCommand {
     /// order listed below) over the `cpu` table that `strata bench write
     /// --workload tsbs-cpu` loads: --clients clients, each with one query in
     /// flight on its own keep-alive HTTP/1.1 connection, send
-    /// `POST /api/v3/query_sql` with a JSON body {"db", "q", "format"} for
-    /// --duration or --queries per type, whichever ends first.
+    /// `POST /api/v3/query_sql` with a JSON body {"db", "q", "format"} (with
+    /// `--format arrow`: `POST /api/v1/query/arrow` with {"sql"} and the
+    /// database in `x-arc-database`) for --duration or --queries per type,
+    /// whichever ends first.
     ///
     /// The queries are those of TSBS (`tsbs_generate_queries --use-case devops`,
     /// TimescaleDB's SQL), with hosts `host_<n>` and time windows drawn from

@@ -4,7 +4,6 @@
 mod bench;
 mod cli;
 mod config;
-mod malloc;
 mod query_cmd;
 mod serve;
 mod size;

@@ -19,7 +19,6 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), Box<dyn Error>> {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .init();
-    crate::malloc::tune_for_server();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("strata")

@@ -320,7 +320,7 @@ fn query_runs_every_type_without_errors_and_finds_rows() {
 #[test]
 fn query_formats_duration_and_the_readable_summary() {
     let s = loaded_server();
-    for format in ["jsonl", "csv", "parquet", "pretty"] {
+    for format in ["jsonl", "csv", "parquet", "pretty", "arrow"] {
         let j = query_summary(
             &s,
             &[
@@ -537,6 +537,7 @@ fn query_help_describes_every_option_and_type() {
         "scripts/bench_duckdb.py",
         "jsonl",
         "parquet",
+        "/api/v1/query/arrow",
     ] {
         assert!(
             text.contains(opt),
