@@ -183,13 +183,14 @@ impl QueryExecutor {
             .with_default_catalog_and_schema(CATALOG_NAME, SCHEMA_NAME)
             .with_target_partitions(self.target_partitions);
         // Filters are not pushed into the Parquet decoder (DataFusion's
-        // default): the scan still uses them to prune files, row groups and
-        // pages, and a `FilterExec` above it evaluates them. Late
+        // default): the scan still uses them to prune row groups and pages
+        // (files are pruned before, from the manifest), and a `FilterExec`
+        // above it evaluates them. Late
         // materialisation was measured slower on the TSBS suite (100M rows):
         // a filter that keeps scattered rows (`usage_user > 90`) makes the
         // decoder read every page anyway and walk its selection once per
         // column; high-cpu-all's scan took twice the CPU, and no query type
-        // got faster (docs/BENCHMARKS.md, "Filter pushdown off").
+        // got clearly faster (docs/BENCHMARKS.md, "Filter pushdown off").
         let parquet = &mut config.options_mut().execution.parquet;
         parquet.pushdown_filters = false;
         // Strata writes no bloom filters; looking for them in every row group

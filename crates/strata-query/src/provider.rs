@@ -127,10 +127,9 @@ fn declared_ordering(
 }
 
 /// Scans committed files. The query's filters reach the Parquet reader (for
-/// row-group and page pruning, and row filtering) through DataFusion's
-/// physical `FilterPushdown` rule, which adds the filter above the scan to the
-/// source's predicate; setting the predicate here as well would evaluate
-/// every conjunct twice.
+/// row-group and page pruning) through DataFusion's physical `FilterPushdown`
+/// rule, which adds the filter above the scan to the source's predicate;
+/// setting the predicate here as well would duplicate every conjunct in it.
 fn parquet_exec(
     state: &dyn Session,
     schema: &SchemaRef,

@@ -479,7 +479,8 @@ pub(crate) enum BenchQueryType {
     Point,
 }
 
-/// The answer format `strata bench query` asks for (the query API's `format`).
+/// The answer format `strata bench query` asks for: the `format` of
+/// `/api/v3/query_sql`, or Arrow from the Arc route.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
 pub(crate) enum BenchResultFormat {
     /// One JSON array of objects (rows counted by parsing it).
@@ -494,7 +495,7 @@ pub(crate) enum BenchResultFormat {
     /// The server's plain-text table.
     Pretty,
     /// An Arrow IPC stream from the Arc route `/api/v1/query/arrow` (what
-    /// DuckDB's `fetch_arrow_table` hands its caller, so the fairest
+    /// DuckDB's `to_arrow_table` hands its caller, so the fairest
     /// side-by-side).
     Arrow,
 }

@@ -40,7 +40,8 @@ pub struct LayoutConfig {
     /// Maximum rows per Parquet row group.
     pub row_group_rows: usize,
     /// Maximum rows per data page: the unit the page index prunes to. A query
-    /// for one series decodes its predicate columns over whole pages, so
+    /// for one series decodes every projected column over the pages the page
+    /// index keeps, so
     /// smaller pages mean less decoding for selective reads, at the price of
     /// more page headers and index entries for full scans. The Parquet writer
     /// checks it between mini-batches counted from the start of each write,

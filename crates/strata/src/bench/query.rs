@@ -691,7 +691,9 @@ mod tests {
             4
         );
         assert!(BenchResultFormat::Arrow.rows(&b("nope")).is_err());
-        // A stream cut short is an error, not a smaller count.
+        // A stream cut inside a message is an error, not a smaller count (a cut
+        // at a batch boundary reads as a complete stream; the HTTP framing
+        // catches that one).
         let cut = Bytes::from(stream[..stream.len() - 20].to_vec());
         assert!(BenchResultFormat::Arrow.rows(&cut).is_err());
     }

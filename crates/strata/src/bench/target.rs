@@ -1,6 +1,7 @@
 //! Where the load generators send their requests: the write endpoint and
 //! headers of each kind of server, the preparation some need, and Strata's SQL
-//! endpoint (queries of `strata bench query`, the row count of `bench write`).
+//! endpoints (queries of `strata bench query` on `/api/v3/query_sql` or, for
+//! Arrow answers, the Arc route; the row count of `bench write`).
 
 use super::report::error_chain;
 use crate::cli::{BenchFormat, BenchTarget};
@@ -179,7 +180,7 @@ pub(crate) fn arc_query_headers(db: &str) -> Result<HeaderMap, String> {
     let mut headers = query_headers();
     let value = HeaderValue::from_str(db)
         .map_err(|_| format!("database name {db:?} cannot be sent in an HTTP header"))?;
-    headers.insert("x-arc-database", value);
+    headers.insert(ARC_DATABASE, value);
     Ok(headers)
 }
 
@@ -315,5 +316,21 @@ mod tests {
             .is_err()
         );
         assert!(parse_base("https://example.invalid").is_err());
+    }
+
+    #[test]
+    fn arc_queries_name_their_database_in_the_header() {
+        let base = parse_base("http://127.0.0.1:8181/").unwrap();
+        assert_eq!(
+            arc_arrow_url(&base).unwrap().as_str(),
+            "http://127.0.0.1:8181/api/v1/query/arrow"
+        );
+        let h = arc_query_headers("tsbs").unwrap();
+        assert_eq!(h[ARC_DATABASE], "tsbs");
+        assert_eq!(h[CONTENT_TYPE], "application/json");
+        let e = arc_query_headers("bad\nname").unwrap_err();
+        assert!(e.contains("cannot be sent in an HTTP header"), "{e}");
+        let body: Value = serde_json::from_slice(&arc_query_body("SELECT 1")).unwrap();
+        assert_eq!(body, serde_json::json!({ "sql": "SELECT 1" }));
     }
 }
