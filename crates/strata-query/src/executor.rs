@@ -185,12 +185,12 @@ impl QueryExecutor {
         // Filters are not pushed into the Parquet decoder (DataFusion's
         // default): the scan still uses them to prune row groups and pages
         // (files are pruned before, from the manifest), and a `FilterExec`
-        // above it evaluates them. Late
-        // materialisation was measured slower on the TSBS suite (100M rows):
-        // a filter that keeps scattered rows (`usage_user > 90`) makes the
-        // decoder read every page anyway and walk its selection once per
-        // column; high-cpu-all's scan took twice the CPU, and no query type
-        // got clearly faster (docs/BENCHMARKS.md, "Filter pushdown off").
+        // above it evaluates them. Late materialisation was measured slower on
+        // the TSBS suite (100M rows): a filter that keeps scattered rows
+        // (`usage_user > 90`) makes the decoder read every page anyway and
+        // walk its selection once per column; high-cpu-all's scan took twice
+        // the CPU, and no query type got clearly faster (docs/BENCHMARKS.md,
+        // "Filter pushdown off").
         let parquet = &mut config.options_mut().execution.parquet;
         parquet.pushdown_filters = false;
         // Strata writes no bloom filters; looking for them in every row group

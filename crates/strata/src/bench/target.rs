@@ -82,9 +82,6 @@ pub(crate) fn endpoint(
         url.query_pairs_mut().extend_pairs(query);
     }
     let mut headers = HeaderMap::new();
-    let value = |s: &str, what: &str| {
-        HeaderValue::from_str(s).map_err(|_| format!("{what} {s:?} cannot be sent in a header"))
-    };
     headers.insert(
         CONTENT_TYPE,
         HeaderValue::from_static(match format {
@@ -93,13 +90,13 @@ pub(crate) fn endpoint(
         }),
     );
     if matches!(target, Arc) || matches!(format, Msgpack) {
-        headers.insert(ARC_DATABASE, value(db, "database name")?);
+        headers.insert(ARC_DATABASE, header_value(db, "database name")?);
     }
     if let Some(e) = encoding {
         headers.insert(CONTENT_ENCODING, HeaderValue::from_static(e));
     }
     if let Some(t) = token {
-        let mut v = value(&format!("Bearer {t}"), "token")?;
+        let mut v = header_value(&format!("Bearer {t}"), "token")?;
         v.set_sensitive(true);
         headers.insert(AUTHORIZATION, v);
     }
@@ -170,17 +167,20 @@ pub(crate) fn query_headers() -> HeaderMap {
     headers
 }
 
+/// `s` as a header value; `what` names it in the error.
+fn header_value(s: &str, what: &str) -> Result<HeaderValue, String> {
+    HeaderValue::from_str(s).map_err(|_| format!("{what} {s:?} cannot be sent in an HTTP header"))
+}
+
 /// The Arc route answering a query as an Arrow IPC stream.
 pub(crate) fn arc_arrow_url(base: &Url) -> Result<Url, String> {
-    join(base, "/api/v1/query/arrow")
+    join(base, strata_server::routes::QUERY_ARC_ARROW)
 }
 
 /// The headers of an Arc query: a JSON body, the database in `x-arc-database`.
 pub(crate) fn arc_query_headers(db: &str) -> Result<HeaderMap, String> {
     let mut headers = query_headers();
-    let value = HeaderValue::from_str(db)
-        .map_err(|_| format!("database name {db:?} cannot be sent in an HTTP header"))?;
-    headers.insert(ARC_DATABASE, value);
+    headers.insert(ARC_DATABASE, header_value(db, "database name")?);
     Ok(headers)
 }
 
