@@ -15,6 +15,7 @@ use crate::limits::QueryLimits;
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
 use crate::runtime::QueryRuntime;
 use crate::scan_info::ExplainScans;
+use crate::scan_order::KeepDeclaredScanOrder;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::{ParamValues, TableReference};
@@ -28,6 +29,7 @@ use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::sql::parser::Statement as DFStatement;
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -210,7 +212,13 @@ impl QueryExecutor {
             )
             .build_arc()
             .map_err(QueryError::from)?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
+        let state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .with_physical_optimizer_rule(Arc::new(KeepDeclaredScanOrder))
+            .build();
+        let ctx = SessionContext::new_with_state(state);
         ctx.register_udf(crate::functions::time_bucket());
         ctx.add_optimizer_rule(Arc::new(crate::last_rows::LastRowsRule));
         let catalog = Arc::new(MemoryCatalogProvider::new());
@@ -235,7 +243,7 @@ impl QueryExecutor {
         Ok(())
     }
 
-    fn context(&self, db: &str) -> Result<SessionContext, QueryError> {
+    pub(crate) fn context(&self, db: &str) -> Result<SessionContext, QueryError> {
         let snapshot = self.engine.catalog().snapshot();
         let schema = snapshot
             .database(db)

@@ -15,6 +15,7 @@ mod provider;
 mod pruning;
 mod runtime;
 mod scan_info;
+mod scan_order;
 mod time_range;
 
 pub use cache::{CacheConfig, CacheStats};
