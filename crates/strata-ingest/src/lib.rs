@@ -2,6 +2,7 @@
 //!
 //! - [`line_protocol`]: InfluxDB line protocol (v1, v2 and v3 write APIs).
 //! - [`msgpack`]: Arc's MessagePack columnar and row formats.
+//! - [`prom`]: Prometheus remote write 1.0.
 //!
 //! Each decoder writes straight into the columns of a [`WriteBatch`]; rejected lines
 //! are reported as [`LineError`]s beside the batch, so the API layer decides whether
@@ -9,6 +10,7 @@
 
 pub mod line_protocol;
 pub mod msgpack;
+pub mod prom;
 
 use strata_model::{Precision, WriteBatch};
 

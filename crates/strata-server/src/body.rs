@@ -1,4 +1,5 @@
-//! Request bodies: size limit and `Content-Encoding` (gzip, zstd).
+//! Request bodies: size limit and `Content-Encoding` (gzip, zstd, and snappy's
+//! block format, which Prometheus remote write uses).
 //!
 //! The limit applies to the decompressed size: a small gzip bomb is refused with
 //! 413 as soon as it inflates past the limit, without inflating the rest.
@@ -30,6 +31,7 @@ pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Resul
         None | Some("") | Some("identity") => Encoding::Identity,
         Some("gzip") | Some("x-gzip") => Encoding::Gzip,
         Some("zstd") => Encoding::Zstd,
+        Some("snappy") => Encoding::Snappy,
         Some(other) => return Err(ApiError::UnsupportedEncoding(other.to_owned())),
     };
     let raw = axum::body::to_bytes(body, limit).await.map_err(|e| {
@@ -49,13 +51,31 @@ pub(crate) async fn read(headers: &HeaderMap, body: Body, limit: usize) -> Resul
                 .map_err(|e| ApiError::BadRequest(format!("invalid zstd body: {e}")))?;
             inflate(dec, limit, "zstd")
         }
+        Encoding::Snappy => unsnappy(&raw, limit),
     }
+}
+
+/// Snappy's block format (not the framed one): the decoded length comes first,
+/// so the limit is checked before anything is allocated.
+fn unsnappy(raw: &[u8], limit: usize) -> Result<Bytes, ApiError> {
+    let invalid = |e: snap::Error| ApiError::BadRequest(format!("invalid snappy body: {e}"));
+    let len = snap::raw::decompress_len(raw).map_err(invalid)?;
+    if len > limit {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let mut out = vec![0; len];
+    let n = snap::raw::Decoder::new()
+        .decompress(raw, &mut out)
+        .map_err(invalid)?;
+    out.truncate(n);
+    Ok(Bytes::from(out))
 }
 
 enum Encoding {
     Identity,
     Gzip,
     Zstd,
+    Snappy,
 }
 
 fn inflate(reader: impl Read, limit: usize, name: &str) -> Result<Bytes, ApiError> {

@@ -15,6 +15,10 @@ pub const WRITE_V3: &str = "/api/v3/write_lp";
 pub const WRITE_MSGPACK: &str = "/api/v1/write/msgpack";
 /// Arc line protocol write (database from `x-arc-database`).
 pub const WRITE_ARC_LP: &str = "/api/v1/write/line-protocol";
+/// Prometheus remote write 1.0 (the path Prometheus-compatible stores use).
+pub const WRITE_PROM: &str = "/api/v1/write";
+/// Prometheus remote write 1.0 (InfluxDB 1.x's path).
+pub const WRITE_PROM_INFLUX: &str = "/api/v1/prom/write";
 /// InfluxDB v3 SQL query.
 pub const QUERY_SQL: &str = "/api/v3/query_sql";
 /// Arc SQL query, JSON (or CSV) answer.
@@ -35,6 +39,8 @@ pub(crate) fn build(state: AppState) -> Router {
         .route(WRITE_V3, post(write::v3))
         .route(WRITE_MSGPACK, post(write::msgpack))
         .route(WRITE_ARC_LP, post(write::arc_line_protocol))
+        .route(WRITE_PROM, post(write::prom))
+        .route(WRITE_PROM_INFLUX, post(write::prom_influx))
         .route(QUERY_SQL, get(query::sql).post(query::sql))
         .route(QUERY_ARC, post(arc_query::json))
         .route(QUERY_ARC_ARROW, post(arc_query::arrow))

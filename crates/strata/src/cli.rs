@@ -323,7 +323,7 @@ pub(crate) enum BenchWorkload {
 }
 
 /// The wire format of `strata bench write`. Prometheus remote write (`prom`) is
-/// not available yet: Strata does not accept it yet.
+/// not generated yet (the server accepts it at `/api/v1/write`).
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
 pub(crate) enum BenchFormat {
     /// InfluxDB line protocol, nanosecond timestamps.

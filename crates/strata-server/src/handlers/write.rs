@@ -1,15 +1,18 @@
 //! Write endpoints: InfluxDB v1 (`/write`), v2 (`/api/v2/write`), v3
-//! (`/api/v3/write_lp`), Arc MessagePack (`/api/v1/write/msgpack`) and Arc line
-//! protocol (`/api/v1/write/line-protocol`).
+//! (`/api/v3/write_lp`), Arc MessagePack (`/api/v1/write/msgpack`), Arc line
+//! protocol (`/api/v1/write/line-protocol`) and Prometheus remote write 1.0
+//! (`/api/v1/write`, `/api/v1/prom/write`).
 //!
-//! All four share one path: read the body (limit, decompression), decode it into a
+//! All share one path: read the body (limit, decompression), decode it into a
 //! `WriteBatch`, hand it to the engine, answer 204 when every line was written.
-//! Partial writes (v1, v2, v3 with `accept_partial=true`): valid lines are written
-//! and the answer is 400 listing the rejected ones. v3 with
+//! Partial writes (v1, v2, v3 with `accept_partial=true`, Arc, Prometheus):
+//! valid lines are written and the answer is 400 listing the rejected ones (for
+//! Prometheus a "line" is a series, numbered from 1 in the request). v3 with
 //! `accept_partial=false`: one bad line and nothing is written.
 //!
-//! Acknowledgement: 204 means the rows are in the write buffer and visible to
-//! queries. This version has no WAL yet, so they do not survive a restart.
+//! Acknowledgement: 204 means the rows are in the write-ahead log (fsynced
+//! unless the server runs with `--wal-sync none` or the request says
+//! `no_sync=true`) and visible to queries; see docs/DURABILITY.md.
 
 use super::Params;
 use crate::body;
@@ -28,6 +31,7 @@ use strata_storage::WriteOptions;
 enum Format {
     LineProtocol,
     MessagePack,
+    PromRemoteWrite,
 }
 
 struct WriteRequest {
@@ -202,6 +206,54 @@ pub(crate) async fn msgpack(State(s): State<AppState>, h: HeaderMap, b: Body) ->
     run(s, routes::WRITE_MSGPACK, req, h, b).await
 }
 
+/// Prometheus remote write at the path of Prometheus-compatible stores.
+pub(crate) async fn prom(
+    State(s): State<AppState>,
+    Query(p): Query<Params>,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    let req = prom_request(&p, &h);
+    run(s, routes::WRITE_PROM, req, h, b).await
+}
+
+/// Prometheus remote write at InfluxDB 1.x's path.
+pub(crate) async fn prom_influx(
+    State(s): State<AppState>,
+    Query(p): Query<Params>,
+    h: HeaderMap,
+    b: Body,
+) -> Response {
+    let req = prom_request(&p, &h);
+    run(s, routes::WRITE_PROM_INFLUX, req, h, b).await
+}
+
+/// Remote write 1.0 only: a 2.0 sender is told so with 415, which makes it
+/// fall back to 1.0 (as the 2.0 specification asks receivers to answer).
+fn prom_request(p: &Params, h: &HeaderMap) -> Result<WriteRequest, ApiError> {
+    if let Some(ct) = h.get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or("<not text>").to_ascii_lowercase();
+        let mut parts = ct.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("");
+        let proto = parts.find_map(|p| p.strip_prefix("proto="));
+        if media != "application/x-protobuf"
+            || proto.is_some_and(|p| p.trim_matches('"') != "prometheus.writerequest")
+        {
+            return Err(ApiError::UnsupportedMediaType(format!(
+                "unsupported Content-Type {ct:?}: Strata accepts Prometheus remote write 1.0, \
+                 application/x-protobuf with a snappy-encoded prometheus.WriteRequest"
+            )));
+        }
+    }
+    Ok(WriteRequest {
+        db: required(p, "db", "database")?,
+        precision: Precision::Millisecond,
+        accept_partial: true,
+        no_sync: false,
+        format: Format::PromRemoteWrite,
+    })
+}
+
 async fn run(
     s: AppState,
     endpoint: &'static str,
@@ -247,8 +299,26 @@ async fn write(
                 ApiError::BadRequest(format!("invalid MessagePack body: {e}")),
             )
         })?,
+        Format::PromRemoteWrite => strata_ingest::prom::decode(&bytes)
+            .map_err(|e| (0, ApiError::BadRequest(e.to_string())))?,
     };
-    let offered = batch.row_count() + errors.len();
+    // Lines offered, for error messages. A line protocol line or a MessagePack
+    // row is one row or one error; a Prometheus series is any number of rows
+    // and may also have an error.
+    let offered = match req.format {
+        Format::LineProtocol | Format::MessagePack => batch.row_count() + errors.len(),
+        Format::PromRemoteWrite => {
+            let mut seen: Vec<u32> = batch
+                .tables()
+                .iter()
+                .flat_map(|t| t.lines().iter().copied())
+                .chain(errors.iter().map(|e| e.line))
+                .collect();
+            seen.sort_unstable();
+            seen.dedup();
+            seen.len()
+        }
+    };
     let mut lines: Vec<LineMessage> = errors
         .into_iter()
         .map(|LineError { line, message }| LineMessage { line, message })

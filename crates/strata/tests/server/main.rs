@@ -15,5 +15,6 @@ mod errors;
 mod msgpack;
 mod observability;
 mod persist;
+mod prom;
 mod query;
 mod write;

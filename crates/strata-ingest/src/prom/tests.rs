@@ -1,0 +1,325 @@
+use super::*;
+use proptest::prelude::*;
+use std::collections::BTreeMap;
+use strata_model::{BatchColumn, ColumnData, TableBatch};
+
+const T0_MS: i64 = 1_700_000_000_000;
+
+fn label(name: &str, value: &str) -> Label {
+    Label {
+        name: name.to_owned(),
+        value: value.to_owned(),
+    }
+}
+
+fn series(labels: &[(&str, &str)], samples: &[(f64, i64)]) -> TimeSeries {
+    TimeSeries {
+        labels: labels.iter().map(|(n, v)| label(n, v)).collect(),
+        samples: samples
+            .iter()
+            .map(|&(value, timestamp)| Sample { value, timestamp })
+            .collect(),
+        histograms: Vec::new(),
+    }
+}
+
+fn body(timeseries: Vec<TimeSeries>) -> Vec<u8> {
+    WriteRequest { timeseries }.encode_to_vec()
+}
+
+fn table<'a>(p: &'a Parsed, name: &str) -> &'a TableBatch {
+    p.batch.tables().iter().find(|t| t.name() == name).unwrap()
+}
+
+fn col<'a>(t: &'a TableBatch, name: &str) -> &'a BatchColumn {
+    t.columns().iter().find(|c| c.name() == name).unwrap()
+}
+
+fn tags(c: &BatchColumn) -> Vec<Option<String>> {
+    let ColumnData::Tag(t) = c.data() else {
+        panic!("{} is {:?}", c.name(), c.kind())
+    };
+    (0..t.len())
+        .map(|i| c.is_valid(i).then(|| t.get(i).to_owned()))
+        .collect()
+}
+
+fn values(c: &BatchColumn) -> Vec<u64> {
+    let ColumnData::F64(v) = c.data() else {
+        panic!("{} is {:?}", c.name(), c.kind())
+    };
+    v.iter().map(|x| x.to_bits()).collect()
+}
+
+#[test]
+fn samples_become_rows_of_the_metric_table() {
+    let p = decode(&body(vec![
+        series(
+            &[("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
+            &[(1.0, T0_MS), (0.0, T0_MS + 15_000)],
+        ),
+        series(
+            &[("job", "node"), ("__name__", "up"), ("instance", "b:9100")],
+            &[(1.0, T0_MS)],
+        ),
+        series(
+            &[("__name__", "node_load1"), ("instance", "a:9100")],
+            &[(0.25, T0_MS)],
+        ),
+    ]))
+    .unwrap();
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    p.batch.check_invariants().unwrap();
+    let up = table(&p, "up");
+    assert_eq!(
+        up.time(),
+        &[
+            T0_MS * 1_000_000,
+            (T0_MS + 15_000) * 1_000_000,
+            T0_MS * 1_000_000
+        ]
+    );
+    assert_eq!(up.lines(), &[1, 1, 2]);
+    let s = |v: &str| Some(v.to_owned());
+    assert_eq!(tags(col(up, "job")), vec![s("node"), s("node"), s("node")]);
+    assert_eq!(
+        tags(col(up, "instance")),
+        vec![s("a:9100"), s("a:9100"), s("b:9100")]
+    );
+    assert_eq!(
+        values(col(up, VALUE_COLUMN)),
+        [1.0f64, 0.0, 1.0].map(f64::to_bits)
+    );
+    assert!(up.columns().iter().all(|c| c.name() != METRIC_NAME_LABEL));
+    assert_eq!(table(&p, "node_load1").rows(), 1);
+}
+
+#[test]
+fn empty_label_values_are_absent_tags() {
+    let p = decode(&body(vec![
+        series(&[("__name__", "m"), ("a", "x")], &[(1.0, T0_MS)]),
+        series(&[("__name__", "m"), ("a", "")], &[(2.0, T0_MS)]),
+    ]))
+    .unwrap();
+    assert!(p.errors.is_empty());
+    assert_eq!(
+        tags(col(table(&p, "m"), "a")),
+        vec![Some("x".to_owned()), None]
+    );
+}
+
+#[test]
+fn staleness_markers_keep_their_bits() {
+    // Prometheus marks a series stale with this NaN (value.StaleNaN).
+    let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+    let p = decode(&body(vec![series(&[("__name__", "m")], &[(stale, T0_MS)])])).unwrap();
+    assert_eq!(
+        values(col(table(&p, "m"), VALUE_COLUMN)),
+        vec![0x7ff0_0000_0000_0002]
+    );
+}
+
+#[test]
+fn bad_series_are_reported_and_the_others_written() {
+    let mut with_histograms = series(&[("__name__", "h")], &[(3.0, T0_MS)]);
+    with_histograms.histograms = vec![vec![0x08, 0x01], vec![]];
+    let p = decode(&body(vec![
+        series(&[("job", "x")], &[(1.0, T0_MS)]),
+        series(
+            &[("__name__", "m"), ("a", "1"), ("a", "2")],
+            &[(1.0, T0_MS)],
+        ),
+        series(&[("__name__", "m"), ("value", "v")], &[(1.0, T0_MS)]),
+        series(&[("__name__", "ok")], &[(1.0, T0_MS)]),
+        with_histograms,
+        series(
+            &[("__name__", "late")],
+            &[(1.0, i64::MAX / 1000), (2.0, T0_MS)],
+        ),
+        series(&[("__name__", "")], &[(1.0, T0_MS)]),
+    ]))
+    .unwrap();
+    let lines: Vec<(u32, &str)> = p
+        .errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 6, "{lines:#?}");
+    assert_eq!(lines[0].0, 1);
+    assert!(lines[0].1.contains("no metric name"), "{}", lines[0].1);
+    assert!(lines[0].1.contains("job=\"x\""), "{}", lines[0].1);
+    assert_eq!(lines[1].0, 2);
+    assert!(
+        lines[1].1.contains("\"a\" is given twice"),
+        "{}",
+        lines[1].1
+    );
+    assert_eq!(lines[2].0, 3);
+    assert!(lines[2].1.contains("collides"), "{}", lines[2].1);
+    assert_eq!(lines[3].0, 5);
+    assert!(lines[3].1.contains("2 native histogram"), "{}", lines[3].1);
+    assert_eq!(lines[4].0, 6);
+    assert!(
+        lines[4].1.contains("1 samples have timestamps"),
+        "{}",
+        lines[4].1
+    );
+    assert_eq!(lines[5].0, 7);
+    assert!(lines[5].1.contains("{__name__=\"\"}"), "{}", lines[5].1);
+    p.batch.check_invariants().unwrap();
+    let names: Vec<&str> = p.batch.tables().iter().map(TableBatch::name).collect();
+    assert_eq!(names, ["ok", "h", "late"]);
+    assert_eq!(table(&p, "late").time(), &[T0_MS * 1_000_000]);
+    assert_eq!(table(&p, "h").rows(), 1);
+}
+
+#[test]
+fn unknown_fields_are_skipped() {
+    let mut b = body(vec![series(&[("__name__", "m")], &[(1.0, T0_MS)])]);
+    // WriteRequest.metadata (field 3): a MetricMetadata with type COUNTER.
+    b.extend([0x1a, 0x02, 0x08, 0x01]);
+    let p = decode(&b).unwrap();
+    assert!(p.errors.is_empty());
+    assert_eq!(p.batch.row_count(), 1);
+}
+
+#[test]
+fn malformed_bodies_are_refused_whole() {
+    let good = body(vec![series(&[("__name__", "m")], &[(1.0, T0_MS)])]);
+    let err = decode(&good[..good.len() - 1]).unwrap_err();
+    assert!(err.to_string().contains("remote write 1.0"), "{err}");
+    // A label value that is not UTF-8.
+    let mut bad = body(vec![series(&[("__name__", "m\u{e9}")], &[(1.0, T0_MS)])]);
+    let at = bad.iter().position(|&b| b == 0xc3).unwrap();
+    bad[at] = 0xff;
+    assert!(decode(&bad).is_err());
+    assert!(decode(b"\xff\xff\xff").is_err());
+    assert_eq!(decode(b"").unwrap().batch.row_count(), 0);
+}
+
+/// The rows a request should give, computed directly from its messages:
+/// (table, labels without the name and empty values, time, value bits).
+type Expected = Vec<(String, BTreeMap<String, String>, i64, u64)>;
+
+fn expected(req: &WriteRequest) -> Expected {
+    let mut out = Vec::new();
+    for s in &req.timeseries {
+        let name = s
+            .labels
+            .iter()
+            .find(|l| l.name == METRIC_NAME_LABEL)
+            .map(|l| l.value.clone());
+        let labels: BTreeMap<String, String> = s
+            .labels
+            .iter()
+            .filter(|l| l.name != METRIC_NAME_LABEL && !l.value.is_empty())
+            .map(|l| (l.name.clone(), l.value.clone()))
+            .collect();
+        for sample in &s.samples {
+            out.push((
+                name.clone().unwrap(),
+                labels.clone(),
+                sample.timestamp * 1_000_000,
+                sample.value.to_bits(),
+            ));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn rows(p: &Parsed) -> Expected {
+    let mut out = Vec::new();
+    for t in p.batch.tables() {
+        for r in 0..t.rows() {
+            let mut labels = BTreeMap::new();
+            let mut value = None;
+            for c in t.columns() {
+                if !c.is_valid(r) {
+                    continue;
+                }
+                match c.data() {
+                    ColumnData::Tag(v) => {
+                        labels.insert(c.name().to_owned(), v.get(r).to_owned());
+                    }
+                    ColumnData::F64(v) => value = Some(v[r].to_bits()),
+                    other => panic!("unexpected column {other:?}"),
+                }
+            }
+            out.push((t.name().to_owned(), labels, t.time()[r], value.unwrap()));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn arb_series() -> impl Strategy<Value = TimeSeries> {
+    let names = prop::sample::select(vec!["up", "cpu_seconds_total", "mem:ratio"]);
+    let label_names = prop::sample::subsequence(vec!["job", "instance", "le", "mode"], 0..4);
+    let label_values = prop::sample::select(vec!["", "a", "b:9100", "\u{e9}t\u{e9}"]);
+    (
+        names,
+        label_names.prop_flat_map(move |ns| {
+            let n = ns.len();
+            (Just(ns), prop::collection::vec(label_values.clone(), n))
+        }),
+        prop::collection::vec(
+            (any::<f64>(), -9_000_000_000_000i64..9_000_000_000_000),
+            0..5,
+        ),
+        any::<prop::sample::Index>(),
+    )
+        .prop_map(|(name, (ns, vs), samples, at)| {
+            let mut labels: Vec<Label> = ns.iter().zip(vs).map(|(n, v)| label(n, v)).collect();
+            // The name label anywhere among the others.
+            labels.insert(at.index(labels.len() + 1), label(METRIC_NAME_LABEL, name));
+            TimeSeries {
+                labels,
+                samples: samples
+                    .into_iter()
+                    .map(|(value, timestamp)| Sample { value, timestamp })
+                    .collect(),
+                histograms: Vec::new(),
+            }
+        })
+}
+
+proptest! {
+    /// Valid requests: every sample is one row with its labels, time and
+    /// value bits, and nothing else is written.
+    #[test]
+    fn rows_match_the_request(timeseries in prop::collection::vec(arb_series(), 0..8)) {
+        let bytes = WriteRequest { timeseries }.encode_to_vec();
+        let p = decode(&bytes).unwrap();
+        prop_assert!(p.errors.is_empty(), "{:?}", p.errors);
+        p.batch.check_invariants().unwrap();
+        // Expected rows from the message as it went over the wire (proto3
+        // drops -0.0, a default value, on encoding).
+        prop_assert_eq!(rows(&p), expected(&WriteRequest::decode(&bytes[..]).unwrap()));
+    }
+
+    /// Any bytes: an error or a batch that holds its invariants, never a panic.
+    #[test]
+    fn arbitrary_bodies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        if let Ok(p) = decode(&bytes) {
+            p.batch.check_invariants().unwrap();
+        }
+    }
+
+    /// Cut or flipped valid bodies: the same.
+    #[test]
+    fn damaged_bodies_never_panic(
+        timeseries in prop::collection::vec(arb_series(), 1..4),
+        cut in any::<prop::sample::Index>(),
+        flip in any::<prop::sample::Index>(),
+        bit in 0u8..8,
+    ) {
+        let mut b = WriteRequest { timeseries }.encode_to_vec();
+        let at = flip.index(b.len());
+        b[at] ^= 1 << bit;
+        b.truncate(cut.index(b.len() + 1));
+        if let Ok(p) = decode(&b) {
+            p.batch.check_invariants().unwrap();
+        }
+    }
+}
