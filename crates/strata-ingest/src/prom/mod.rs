@@ -29,18 +29,23 @@
 //! named like the value column, native histograms, a timestamp outside the
 //! nanosecond range (that sample only).
 
+mod wire;
+
 use crate::{LineError, Parsed};
 use prost::Message;
 use strata_model::{ColumnKind, FieldType, FieldValue, WriteBatch};
 use thiserror::Error;
+use wire::Reader;
 
 /// Label holding the metric name.
 pub const METRIC_NAME_LABEL: &str = "__name__";
 /// Field column of every sample's value.
 pub const VALUE_COLUMN: &str = "value";
 
-/// `prometheus.WriteRequest` (remote write 1.0): the fields Strata reads.
-/// `metadata` (field 3) is skipped by the decoder.
+/// `prometheus.WriteRequest` (remote write 1.0) as `prost` messages: the fields
+/// Strata reads. [`decode`] does not build these (see `wire.rs`); they encode
+/// requests (benchmarks, tests) and are the tests' reference decoder.
+/// `metadata` (field 3) is skipped.
 #[derive(Clone, PartialEq, Message)]
 pub struct WriteRequest {
     /// The series and their samples.
@@ -85,34 +90,97 @@ pub struct Sample {
 }
 
 /// Why a whole request was refused.
-#[derive(Debug, Error)]
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
-    /// The body is not a `prometheus.WriteRequest`.
-    #[error("not a Prometheus remote write 1.0 request (protobuf prometheus.WriteRequest): {0}")]
-    Protobuf(#[from] prost::DecodeError),
+    /// The body is not a valid protobuf `prometheus.WriteRequest`.
+    #[error(
+        "not a Prometheus remote write 1.0 request (protobuf prometheus.WriteRequest): \
+         {reason} at byte {offset}"
+    )]
+    Malformed {
+        /// Offset in the (decompressed) body.
+        offset: usize,
+        /// What is wrong there.
+        reason: &'static str,
+    },
+    /// A label name or value is not UTF-8 (protobuf `string`s must be).
+    #[error(
+        "not a Prometheus remote write 1.0 request: the label string at byte {offset} \
+         is not UTF-8"
+    )]
+    NotUtf8 {
+        /// Offset of the string in the (decompressed) body.
+        offset: usize,
+    },
 }
 
 const NS_PER_MS: i64 = 1_000_000;
 
 /// Decodes a remote-write body into rows; see the module docs for the mapping.
+///
+/// Series are converted as they are read: labels are slices of `body`, and
+/// the label and sample lists are reused from one series to the next.
 pub fn decode(body: &[u8]) -> Result<Parsed, Error> {
-    let request = WriteRequest::decode(body)?;
     let mut batch = WriteBatch::default();
     let mut errors = Vec::new();
-    for (i, series) in request.timeseries.iter().enumerate() {
-        let line = u32::try_from(i + 1).unwrap_or(u32::MAX);
-        if let Err(message) = add_series(&mut batch, series, line) {
+    let mut labels: Vec<(&str, &str)> = Vec::new();
+    let mut samples: Vec<(f64, i64)> = Vec::new();
+    let mut request = Reader::new(body);
+    let mut line = 0u32;
+    while let Some((field, wire)) = request.key()? {
+        if field != 1 {
+            request.skip(field, wire)?;
+            continue;
+        }
+        let mut series = request.message(wire)?;
+        line = line.saturating_add(1);
+        labels.clear();
+        samples.clear();
+        let mut histograms = 0usize;
+        while let Some((field, wire)) = series.key()? {
+            match field {
+                1 => {
+                    let mut label = series.message(wire)?;
+                    let (mut name, mut value) = ("", "");
+                    while let Some((f, w)) = label.key()? {
+                        match f {
+                            1 => name = label.string(w)?,
+                            2 => value = label.string(w)?,
+                            _ => label.skip(f, w)?,
+                        }
+                    }
+                    labels.push((name, value));
+                }
+                2 => {
+                    let mut sample = series.message(wire)?;
+                    let (mut value, mut time) = (0.0, 0);
+                    while let Some((f, w)) = sample.key()? {
+                        match f {
+                            1 => value = sample.double(w)?,
+                            2 => time = sample.int64(w)?,
+                            _ => sample.skip(f, w)?,
+                        }
+                    }
+                    samples.push((value, time));
+                }
+                4 => {
+                    series.message(wire)?;
+                    histograms += 1;
+                }
+                _ => series.skip(field, wire)?,
+            }
+        }
+        if let Err(message) = add_series(&mut batch, &labels, &samples, line) {
             errors.push(LineError { line, message });
         }
-        if !series.histograms.is_empty() {
+        if histograms > 0 {
             errors.push(LineError {
                 line,
                 message: format!(
-                    "series {}: {} native histogram samples were not stored; \
+                    "series {}: {histograms} native histogram samples were not stored; \
                      Strata stores float samples only",
-                    describe(series),
-                    series.histograms.len()
+                    describe(&labels),
                 ),
             });
         }
@@ -122,19 +190,14 @@ pub fn decode(body: &[u8]) -> Result<Parsed, Error> {
 }
 
 /// The metric name, or the labels when there is none, for messages.
-fn describe(series: &TimeSeries) -> String {
-    match series
-        .labels
+fn describe(labels: &[(&str, &str)]) -> String {
+    match labels
         .iter()
-        .find(|l| l.name == METRIC_NAME_LABEL && !l.value.is_empty())
+        .find(|(n, v)| *n == METRIC_NAME_LABEL && !v.is_empty())
     {
-        Some(l) => format!("{:?}", l.value),
+        Some((_, v)) => format!("{v:?}"),
         None => {
-            let labels: Vec<String> = series
-                .labels
-                .iter()
-                .map(|l| format!("{}={:?}", l.name, l.value))
-                .collect();
+            let labels: Vec<String> = labels.iter().map(|(n, v)| format!("{n}={v:?}")).collect();
             format!("{{{}}}", labels.join(", "))
         }
     }
@@ -142,51 +205,55 @@ fn describe(series: &TimeSeries) -> String {
 
 /// Appends the rows of one series. On a label error nothing of it is written;
 /// samples with timestamps out of range are left out and the rest written.
-fn add_series(batch: &mut WriteBatch, series: &TimeSeries, line: u32) -> Result<(), String> {
+fn add_series(
+    batch: &mut WriteBatch,
+    labels: &[(&str, &str)],
+    samples: &[(f64, i64)],
+    line: u32,
+) -> Result<(), String> {
     let mut name = None;
-    for (i, l) in series.labels.iter().enumerate() {
-        if series.labels[..i].iter().any(|o| o.name == l.name) {
+    for (i, &(label, value)) in labels.iter().enumerate() {
+        if labels[..i].iter().any(|(other, _)| *other == label) {
             return Err(format!(
-                "series {}: label {:?} is given twice",
-                describe(series),
-                l.name
+                "series {}: label {label:?} is given twice",
+                describe(labels)
             ));
         }
-        if l.name == METRIC_NAME_LABEL {
-            name = Some(l.value.as_str());
-        } else if l.name == VALUE_COLUMN {
+        if label == METRIC_NAME_LABEL {
+            name = Some(value);
+        } else if label == VALUE_COLUMN {
             return Err(format!(
                 "series {}: label {VALUE_COLUMN:?} collides with the column that holds \
                  sample values; rename it (e.g. with relabel_configs)",
-                describe(series)
+                describe(labels)
             ));
         }
     }
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return Err(format!(
             "series {} has no metric name (label {METRIC_NAME_LABEL:?})",
-            describe(series)
+            describe(labels)
         ));
     };
-    if series.samples.is_empty() {
+    if samples.is_empty() {
         return Ok(());
     }
     let table = batch.table_mut(name);
     let mut out_of_range = 0usize;
-    for sample in &series.samples {
-        let Some(time_ns) = sample.timestamp.checked_mul(NS_PER_MS) else {
+    for &(value, timestamp) in samples {
+        let Some(time_ns) = timestamp.checked_mul(NS_PER_MS) else {
             out_of_range += 1;
             continue;
         };
         table.begin_row(line, time_ns);
         let mut pos = 0;
         let mut pushed = Ok(());
-        for l in &series.labels {
-            if l.name == METRIC_NAME_LABEL || l.value.is_empty() {
+        for &(label, tag) in labels {
+            if label == METRIC_NAME_LABEL || tag.is_empty() {
                 continue;
             }
-            match table.resolve_column(pos, &l.name, ColumnKind::Tag) {
-                Ok(c) => table.push_tag(c, &l.value),
+            match table.resolve_column(pos, label, ColumnKind::Tag) {
+                Ok(c) => table.push_tag(c, tag),
                 Err(e) => {
                     pushed = Err(e);
                     break;
@@ -196,14 +263,14 @@ fn add_series(batch: &mut WriteBatch, series: &TimeSeries, line: u32) -> Result<
         }
         let pushed = pushed.and_then(|()| {
             let c = table.resolve_column(pos, VALUE_COLUMN, ColumnKind::Field(FieldType::Float))?;
-            table.push_field(c, FieldValue::F64(sample.value));
+            table.push_field(c, FieldValue::F64(value));
             Ok(())
         });
         if let Err(e) = pushed {
             // Every sample of the series has the same columns, so a conflict
             // shows on the first row appended: no earlier row of it is left.
             table.rollback_row();
-            return Err(format!("series {}: {e}", describe(series)));
+            return Err(format!("series {}: {e}", describe(labels)));
         }
     }
     if out_of_range > 0 {
@@ -211,7 +278,7 @@ fn add_series(batch: &mut WriteBatch, series: &TimeSeries, line: u32) -> Result<
             "series {}: {out_of_range} samples have timestamps outside \
              1677-09-21..2262-04-11 (milliseconds since the epoch expected) and were \
              not stored",
-            describe(series)
+            describe(labels)
         ));
     }
     Ok(())

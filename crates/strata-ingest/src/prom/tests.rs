@@ -1,7 +1,7 @@
 use super::*;
 use proptest::prelude::*;
 use std::collections::BTreeMap;
-use strata_model::{BatchColumn, ColumnData, TableBatch};
+use strata_model::{BatchColumn, ColumnData, TableBatch, WriteBatch};
 
 const T0_MS: i64 = 1_700_000_000_000;
 
@@ -298,12 +298,14 @@ proptest! {
         prop_assert_eq!(rows(&p), expected(&WriteRequest::decode(&bytes[..]).unwrap()));
     }
 
-    /// Any bytes: an error or a batch that holds its invariants, never a panic.
+    /// Any bytes: an error or a batch that holds its invariants, never a panic,
+    /// and the same verdict and rows as `prost`'s decoding.
     #[test]
     fn arbitrary_bodies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
         if let Ok(p) = decode(&bytes) {
             p.batch.check_invariants().unwrap();
         }
+        same_as_prost(&bytes)?;
     }
 
     /// Cut or flipped valid bodies: the same.
@@ -321,5 +323,78 @@ proptest! {
         if let Ok(p) = decode(&b) {
             p.batch.check_invariants().unwrap();
         }
+        same_as_prost(&b)?;
     }
+
+    /// Valid requests with unknown fields of every wire type in every
+    /// message: skipped alike.
+    #[test]
+    fn unknown_fields_are_skipped_like_prost(
+        timeseries in prop::collection::vec(arb_series(), 1..4),
+        at in any::<prop::sample::Index>(),
+        extra in prop::sample::select(vec![
+            vec![0x28, 0x96, 0x01],                  // field 5, varint
+            vec![0x31, 1, 2, 3, 4, 5, 6, 7, 8],      // field 6, fixed64
+            vec![0x3a, 0x02, 0x08, 0x01],            // field 7, bytes
+            vec![0x45, 1, 2, 3, 4],                  // field 8, fixed32
+            vec![0x4b, 0x50, 0x01, 0x4c],            // field 9, group holding a varint
+            vec![0x4b, 0x54],                        // group closed by another field
+            vec![0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x02, 0x00],
+        ]),
+    ) {
+        let mut b = WriteRequest { timeseries }.encode_to_vec();
+        let at = at.index(b.len() + 1);
+        b.splice(at..at, extra);
+        same_as_prost(&b)?;
+    }
+}
+
+/// What [`decode`] does, computed from `prost`'s decoding of the body: the
+/// reference for the hand-written reader.
+fn oracle(body: &[u8]) -> Option<Parsed> {
+    let req = WriteRequest::decode(body).ok()?;
+    let mut batch = WriteBatch::default();
+    let mut errors = Vec::new();
+    for (i, s) in req.timeseries.iter().enumerate() {
+        let line = i as u32 + 1;
+        let labels: Vec<(&str, &str)> = s
+            .labels
+            .iter()
+            .map(|l| (l.name.as_str(), l.value.as_str()))
+            .collect();
+        let samples: Vec<(f64, i64)> = s.samples.iter().map(|x| (x.value, x.timestamp)).collect();
+        if let Err(message) = add_series(&mut batch, &labels, &samples, line) {
+            errors.push(LineError { line, message });
+        }
+        if !s.histograms.is_empty() {
+            errors.push(LineError {
+                line,
+                message: format!(
+                    "series {}: {} native histogram samples were not stored; \
+                     Strata stores float samples only",
+                    describe(&labels),
+                    s.histograms.len()
+                ),
+            });
+        }
+    }
+    batch.finish();
+    Some(Parsed { batch, errors })
+}
+
+fn same_as_prost(body: &[u8]) -> Result<(), TestCaseError> {
+    match (decode(body), oracle(body)) {
+        (Ok(ours), Some(theirs)) => {
+            prop_assert_eq!(rows(&ours), rows(&theirs));
+            prop_assert_eq!(ours.errors, theirs.errors);
+        }
+        (Err(_), None) => {}
+        (ours, theirs) => prop_assert!(
+            false,
+            "verdicts differ on {body:02x?}: ours {:?}, prost {}",
+            ours.map(|p| p.batch.row_count()),
+            if theirs.is_some() { "ok" } else { "error" }
+        ),
+    }
+    Ok(())
 }
