@@ -13,7 +13,9 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message;
 use std::hint::black_box;
 use strata_bench::tsbs::{Dataset, FIELD_KEYS, TAG_KEYS};
+use strata_ingest::ParseOptions;
 use strata_ingest::prom::{Label, METRIC_NAME_LABEL, Sample, TimeSeries, WriteRequest, decode};
+use strata_model::Precision;
 
 const HOSTS: usize = 1000;
 const SAMPLES: usize = 10_000;
@@ -46,14 +48,15 @@ fn body() -> Vec<u8> {
 
 fn prom(c: &mut Criterion) {
     let body = body();
-    let check = decode(&body).unwrap();
+    let opts = ParseOptions::new(Precision::Millisecond, 0);
+    let check = decode(&body, &opts).unwrap();
     assert!(check.errors.is_empty(), "{:?}", &check.errors[..1]);
     assert_eq!(check.batch.row_count(), SAMPLES);
 
     let mut g = c.benchmark_group("prom_remote_write_tsbs_cpu");
     g.throughput(Throughput::Elements(SAMPLES as u64));
     g.bench_function("strata_decode", |b| {
-        b.iter(|| black_box(decode(black_box(&body)).unwrap()))
+        b.iter(|| black_box(decode(black_box(&body), &opts).unwrap()))
     });
     g.bench_function("prost_decode_only", |b| {
         b.iter(|| black_box(WriteRequest::decode(black_box(&body[..])).unwrap()))

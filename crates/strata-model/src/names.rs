@@ -85,11 +85,19 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
     }
     match kind {
         NameKind::Database | NameKind::Table => {
+            // Tables may hold ':' (Prometheus recording rules name metrics
+            // like `instance:node_cpu:rate5m`); databases name directories of
+            // their own and keep the stricter set.
+            let colon = kind == NameKind::Table;
             let bad = name
                 .chars()
                 .enumerate()
                 .find(|&(i, c)| {
-                    !(c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.')
+                    !(c.is_ascii_alphanumeric()
+                        || c == '_'
+                        || c == '-'
+                        || c == '.'
+                        || (colon && c == ':'))
                         || (i == 0 && (c == '.' || c == '_'))
                 })
                 .map(|(_, c)| c);
@@ -98,7 +106,11 @@ pub fn validate_name(kind: NameKind, name: &str) -> Result<(), NameError> {
                     kind,
                     name: name.to_owned(),
                     ch,
-                    hint: "; use letters, digits, '_', '-' and '.', not starting with '.' or '_'",
+                    hint: if colon {
+                        "; use letters, digits, '_', '-', '.' and ':', not starting with '.' or '_'"
+                    } else {
+                        "; use letters, digits, '_', '-' and '.', not starting with '.' or '_'"
+                    },
                 });
             }
         }
@@ -138,6 +150,8 @@ mod tests {
             Err(NameError::BadChar { ch: '/', .. })
         ));
         assert!(validate_name(NameKind::Table, "_internal").is_err());
+        assert!(validate_name(NameKind::Table, "instance:node_cpu:rate5m").is_ok());
+        assert!(validate_name(NameKind::Database, "a:b").is_err());
         assert!(validate_name(NameKind::Table, "..").is_err());
         assert!(validate_name(NameKind::Table, &"x".repeat(257)).is_err());
     }

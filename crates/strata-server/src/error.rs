@@ -54,7 +54,7 @@ pub enum ApiError {
         limit: usize,
     },
     /// 415: unsupported content encoding.
-    #[error("unsupported Content-Encoding {0:?}; use gzip, zstd or none")]
+    #[error("unsupported Content-Encoding {0:?}; use gzip, zstd, snappy or none")]
     UnsupportedEncoding(String),
     /// 415: unsupported content type.
     #[error("{0}")]

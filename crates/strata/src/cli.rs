@@ -367,7 +367,8 @@ pub(crate) struct BenchWriteArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) hosts: u32,
 
-    /// Wire format. (`prom`, Prometheus remote write, is not available yet.)
+    /// Wire format. (`prom`, Prometheus remote write, is not generated yet; the
+    /// server accepts it at `/api/v1/write`.)
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: BenchFormat,
 

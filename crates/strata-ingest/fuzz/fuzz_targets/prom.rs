@@ -5,16 +5,22 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use strata_ingest::Parsed;
+use strata_ingest::{ParseOptions, Parsed};
 use strata_ingest::prom::{self, VALUE_COLUMN};
-use strata_model::{ColumnData, ColumnKind, TIME_COLUMN};
+use strata_model::{ColumnData, ColumnKind, Precision, TIME_COLUMN};
 
-fuzz_target!(|body: &[u8]| {
-    let first = prom::decode(body);
+fuzz_target!(|data: &[u8]| {
+    // The first byte picks the tag value limit: small ones exercise its errors.
+    let (pick, body) = data.split_first().map_or((0, data), |(&b, rest)| (b, rest));
+    let mut opts = ParseOptions::new(Precision::Millisecond, 0);
+    if pick & 0x80 != 0 {
+        opts.max_tag_value_len = usize::from(pick & 0x0f);
+    }
+    let first = prom::decode(body, &opts);
     if let Ok(parsed) = &first {
         check(parsed, body);
     }
-    let again = prom::decode(body);
+    let again = prom::decode(body, &opts);
     assert_eq!(
         first.as_ref().map(summary).map_err(ToString::to_string),
         again.as_ref().map(summary).map_err(ToString::to_string)

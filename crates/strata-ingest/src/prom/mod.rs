@@ -26,14 +26,16 @@
 //! label that is not UTF-8) is an [`Error`] and nothing is written. Problems of
 //! one series are a [`LineError`] whose `line` is the 1-based position of the
 //! series in the request: no `__name__` label, a label given twice, a label
-//! named like the value column, native histograms, a timestamp outside the
-//! nanosecond range (that sample only).
+//! named `value` or `time` (the sample's columns), a label value longer than
+//! [`ParseOptions::max_tag_value_len`], native histograms, a timestamp outside
+//! the nanosecond range (that sample only). Only `max_tag_value_len` of the
+//! options applies: remote write has no lines, and its times are milliseconds.
 
 mod wire;
 
-use crate::{LineError, Parsed};
+use crate::{LineError, ParseOptions, Parsed};
 use prost::Message;
-use strata_model::{ColumnKind, FieldType, FieldValue, WriteBatch};
+use strata_model::{ColumnKind, FieldType, FieldValue, TIME_COLUMN, WriteBatch};
 use thiserror::Error;
 use wire::Reader;
 
@@ -96,7 +98,7 @@ pub enum Error {
     /// The body is not a valid protobuf `prometheus.WriteRequest`.
     #[error(
         "not a Prometheus remote write 1.0 request (protobuf prometheus.WriteRequest): \
-         {reason} at byte {offset}"
+         {reason} at byte {offset} of the decompressed body"
     )]
     Malformed {
         /// Offset in the (decompressed) body.
@@ -107,7 +109,7 @@ pub enum Error {
     /// A label name or value is not UTF-8 (protobuf `string`s must be).
     #[error(
         "not a Prometheus remote write 1.0 request: the label string at byte {offset} \
-         is not UTF-8"
+         of the decompressed body is not UTF-8"
     )]
     NotUtf8 {
         /// Offset of the string in the (decompressed) body.
@@ -121,7 +123,7 @@ const NS_PER_MS: i64 = 1_000_000;
 ///
 /// Series are converted as they are read: labels are slices of `body`, and
 /// the label and sample lists are reused from one series to the next.
-pub fn decode(body: &[u8]) -> Result<Parsed, Error> {
+pub fn decode(body: &[u8], opts: &ParseOptions) -> Result<Parsed, Error> {
     let mut batch = WriteBatch::default();
     let mut errors = Vec::new();
     let mut labels: Vec<(&str, &str)> = Vec::new();
@@ -171,22 +173,27 @@ pub fn decode(body: &[u8]) -> Result<Parsed, Error> {
                 _ => series.skip(field, wire)?,
             }
         }
-        if let Err(message) = add_series(&mut batch, &labels, &samples, line) {
+        if let Err(message) = add_series(&mut batch, &labels, &samples, line, opts) {
             errors.push(LineError { line, message });
         }
         if histograms > 0 {
             errors.push(LineError {
                 line,
-                message: format!(
-                    "series {}: {histograms} native histogram samples were not stored; \
-                     Strata stores float samples only",
-                    describe(&labels),
-                ),
+                message: histograms_not_stored(&labels, histograms),
             });
         }
     }
     batch.finish();
     Ok(Parsed { batch, errors })
+}
+
+/// The error of a series carrying native histograms.
+fn histograms_not_stored(labels: &[(&str, &str)], n: usize) -> String {
+    format!(
+        "series {}: {n} native histogram samples were not stored; Strata stores float \
+         samples only",
+        describe(labels)
+    )
 }
 
 /// The metric name, or the labels when there is none, for messages.
@@ -210,6 +217,7 @@ fn add_series(
     labels: &[(&str, &str)],
     samples: &[(f64, i64)],
     line: u32,
+    opts: &ParseOptions,
 ) -> Result<(), String> {
     let mut name = None;
     for (i, &(label, value)) in labels.iter().enumerate() {
@@ -221,11 +229,24 @@ fn add_series(
         }
         if label == METRIC_NAME_LABEL {
             name = Some(value);
-        } else if label == VALUE_COLUMN {
+        } else if label == VALUE_COLUMN || label == TIME_COLUMN {
             return Err(format!(
-                "series {}: label {VALUE_COLUMN:?} collides with the column that holds \
-                 sample values; rename it (e.g. with relabel_configs)",
-                describe(labels)
+                "series {}: label {label:?} collides with the column that holds sample \
+                 {}; rename it (e.g. with relabel_configs)",
+                describe(labels),
+                if label == VALUE_COLUMN {
+                    "values"
+                } else {
+                    "times"
+                }
+            ));
+        } else if value.len() > opts.max_tag_value_len {
+            return Err(format!(
+                "series {}: label {label:?} has a value of {} bytes; the limit is {} \
+                 (--max-tag-value-length)",
+                describe(labels),
+                value.len(),
+                opts.max_tag_value_len
             ));
         }
     }

@@ -5,6 +5,10 @@ use strata_model::{BatchColumn, ColumnData, TableBatch, WriteBatch};
 
 const T0_MS: i64 = 1_700_000_000_000;
 
+fn opts() -> ParseOptions {
+    ParseOptions::new(strata_model::Precision::Millisecond, 0)
+}
+
 fn label(name: &str, value: &str) -> Label {
     Label {
         name: name.to_owned(),
@@ -35,6 +39,14 @@ fn col<'a>(t: &'a TableBatch, name: &str) -> &'a BatchColumn {
     t.columns().iter().find(|c| c.name() == name).unwrap()
 }
 
+/// (series number, message) of every error.
+fn errors(p: &Parsed) -> Vec<(u32, &str)> {
+    p.errors
+        .iter()
+        .map(|e| (e.line, e.message.as_str()))
+        .collect()
+}
+
 fn tags(c: &BatchColumn) -> Vec<Option<String>> {
     let ColumnData::Tag(t) = c.data() else {
         panic!("{} is {:?}", c.name(), c.kind())
@@ -53,20 +65,23 @@ fn values(c: &BatchColumn) -> Vec<u64> {
 
 #[test]
 fn samples_become_rows_of_the_metric_table() {
-    let p = decode(&body(vec![
-        series(
-            &[("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
-            &[(1.0, T0_MS), (0.0, T0_MS + 15_000)],
-        ),
-        series(
-            &[("job", "node"), ("__name__", "up"), ("instance", "b:9100")],
-            &[(1.0, T0_MS)],
-        ),
-        series(
-            &[("__name__", "node_load1"), ("instance", "a:9100")],
-            &[(0.25, T0_MS)],
-        ),
-    ]))
+    let p = decode(
+        &body(vec![
+            series(
+                &[("__name__", "up"), ("job", "node"), ("instance", "a:9100")],
+                &[(1.0, T0_MS), (0.0, T0_MS + 15_000)],
+            ),
+            series(
+                &[("job", "node"), ("__name__", "up"), ("instance", "b:9100")],
+                &[(1.0, T0_MS)],
+            ),
+            series(
+                &[("__name__", "node_load1"), ("instance", "a:9100")],
+                &[(0.25, T0_MS)],
+            ),
+        ]),
+        &opts(),
+    )
     .unwrap();
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     p.batch.check_invariants().unwrap();
@@ -96,10 +111,13 @@ fn samples_become_rows_of_the_metric_table() {
 
 #[test]
 fn empty_label_values_are_absent_tags() {
-    let p = decode(&body(vec![
-        series(&[("__name__", "m"), ("a", "x")], &[(1.0, T0_MS)]),
-        series(&[("__name__", "m"), ("a", "")], &[(2.0, T0_MS)]),
-    ]))
+    let p = decode(
+        &body(vec![
+            series(&[("__name__", "m"), ("a", "x")], &[(1.0, T0_MS)]),
+            series(&[("__name__", "m"), ("a", "")], &[(2.0, T0_MS)]),
+        ]),
+        &opts(),
+    )
     .unwrap();
     assert!(p.errors.is_empty());
     assert_eq!(
@@ -112,7 +130,11 @@ fn empty_label_values_are_absent_tags() {
 fn staleness_markers_keep_their_bits() {
     // Prometheus marks a series stale with this NaN (value.StaleNaN).
     let stale = f64::from_bits(0x7ff0_0000_0000_0002);
-    let p = decode(&body(vec![series(&[("__name__", "m")], &[(stale, T0_MS)])])).unwrap();
+    let p = decode(
+        &body(vec![series(&[("__name__", "m")], &[(stale, T0_MS)])]),
+        &opts(),
+    )
+    .unwrap();
     assert_eq!(
         values(col(table(&p, "m"), VALUE_COLUMN)),
         vec![0x7ff0_0000_0000_0002]
@@ -123,27 +145,26 @@ fn staleness_markers_keep_their_bits() {
 fn bad_series_are_reported_and_the_others_written() {
     let mut with_histograms = series(&[("__name__", "h")], &[(3.0, T0_MS)]);
     with_histograms.histograms = vec![vec![0x08, 0x01], vec![]];
-    let p = decode(&body(vec![
-        series(&[("job", "x")], &[(1.0, T0_MS)]),
-        series(
-            &[("__name__", "m"), ("a", "1"), ("a", "2")],
-            &[(1.0, T0_MS)],
-        ),
-        series(&[("__name__", "m"), ("value", "v")], &[(1.0, T0_MS)]),
-        series(&[("__name__", "ok")], &[(1.0, T0_MS)]),
-        with_histograms,
-        series(
-            &[("__name__", "late")],
-            &[(1.0, i64::MAX / 1000), (2.0, T0_MS)],
-        ),
-        series(&[("__name__", "")], &[(1.0, T0_MS)]),
-    ]))
+    let p = decode(
+        &body(vec![
+            series(&[("job", "x")], &[(1.0, T0_MS)]),
+            series(
+                &[("__name__", "m"), ("a", "1"), ("a", "2")],
+                &[(1.0, T0_MS)],
+            ),
+            series(&[("__name__", "m"), ("value", "v")], &[(1.0, T0_MS)]),
+            series(&[("__name__", "ok")], &[(1.0, T0_MS)]),
+            with_histograms,
+            series(
+                &[("__name__", "late")],
+                &[(1.0, i64::MAX / 1000), (2.0, T0_MS)],
+            ),
+            series(&[("__name__", "")], &[(1.0, T0_MS)]),
+        ]),
+        &opts(),
+    )
     .unwrap();
-    let lines: Vec<(u32, &str)> = p
-        .errors
-        .iter()
-        .map(|e| (e.line, e.message.as_str()))
-        .collect();
+    let lines = errors(&p);
     assert_eq!(lines.len(), 6, "{lines:#?}");
     assert_eq!(lines[0].0, 1);
     assert!(lines[0].1.contains("no metric name"), "{}", lines[0].1);
@@ -174,11 +195,35 @@ fn bad_series_are_reported_and_the_others_written() {
 }
 
 #[test]
+fn labels_named_like_the_sample_columns_and_long_values_are_refused() {
+    let mut small = opts();
+    small.max_tag_value_len = 3;
+    let p = decode(
+        &body(vec![
+            series(&[("__name__", "m"), ("time", "x")], &[(1.0, T0_MS)]),
+            series(&[("__name__", "m"), ("a", "long")], &[(1.0, T0_MS)]),
+            series(&[("__name__", "m"), ("a", "abc")], &[(1.0, T0_MS)]),
+        ]),
+        &small,
+    )
+    .unwrap();
+    let lines = errors(&p);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0].1.contains("\"time\" collides"), "{}", lines[0].1);
+    assert!(
+        lines[1].1.contains("4 bytes; the limit is 3"),
+        "{}",
+        lines[1].1
+    );
+    assert_eq!(p.batch.row_count(), 1);
+}
+
+#[test]
 fn unknown_fields_are_skipped() {
     let mut b = body(vec![series(&[("__name__", "m")], &[(1.0, T0_MS)])]);
     // WriteRequest.metadata (field 3): a MetricMetadata with type COUNTER.
     b.extend([0x1a, 0x02, 0x08, 0x01]);
-    let p = decode(&b).unwrap();
+    let p = decode(&b, &opts()).unwrap();
     assert!(p.errors.is_empty());
     assert_eq!(p.batch.row_count(), 1);
 }
@@ -186,15 +231,15 @@ fn unknown_fields_are_skipped() {
 #[test]
 fn malformed_bodies_are_refused_whole() {
     let good = body(vec![series(&[("__name__", "m")], &[(1.0, T0_MS)])]);
-    let err = decode(&good[..good.len() - 1]).unwrap_err();
+    let err = decode(&good[..good.len() - 1], &opts()).unwrap_err();
     assert!(err.to_string().contains("remote write 1.0"), "{err}");
     // A label value that is not UTF-8.
     let mut bad = body(vec![series(&[("__name__", "m\u{e9}")], &[(1.0, T0_MS)])]);
     let at = bad.iter().position(|&b| b == 0xc3).unwrap();
     bad[at] = 0xff;
-    assert!(decode(&bad).is_err());
-    assert!(decode(b"\xff\xff\xff").is_err());
-    assert_eq!(decode(b"").unwrap().batch.row_count(), 0);
+    assert!(decode(&bad, &opts()).is_err());
+    assert!(decode(b"\xff\xff\xff", &opts()).is_err());
+    assert_eq!(decode(b"", &opts()).unwrap().batch.row_count(), 0);
 }
 
 /// The rows a request should give, computed directly from its messages:
@@ -290,7 +335,7 @@ proptest! {
     #[test]
     fn rows_match_the_request(timeseries in prop::collection::vec(arb_series(), 0..8)) {
         let bytes = WriteRequest { timeseries }.encode_to_vec();
-        let p = decode(&bytes).unwrap();
+        let p = decode(&bytes, &opts()).unwrap();
         prop_assert!(p.errors.is_empty(), "{:?}", p.errors);
         p.batch.check_invariants().unwrap();
         // Expected rows from the message as it went over the wire (proto3
@@ -302,7 +347,7 @@ proptest! {
     /// and the same verdict and rows as `prost`'s decoding.
     #[test]
     fn arbitrary_bodies_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
-        if let Ok(p) = decode(&bytes) {
+        if let Ok(p) = decode(&bytes, &opts()) {
             p.batch.check_invariants().unwrap();
         }
         same_as_prost(&bytes)?;
@@ -320,7 +365,7 @@ proptest! {
         let at = flip.index(b.len());
         b[at] ^= 1 << bit;
         b.truncate(cut.index(b.len() + 1));
-        if let Ok(p) = decode(&b) {
+        if let Ok(p) = decode(&b, &opts()) {
             p.batch.check_invariants().unwrap();
         }
         same_as_prost(&b)?;
@@ -363,18 +408,13 @@ fn oracle(body: &[u8]) -> Option<Parsed> {
             .map(|l| (l.name.as_str(), l.value.as_str()))
             .collect();
         let samples: Vec<(f64, i64)> = s.samples.iter().map(|x| (x.value, x.timestamp)).collect();
-        if let Err(message) = add_series(&mut batch, &labels, &samples, line) {
+        if let Err(message) = add_series(&mut batch, &labels, &samples, line, &opts()) {
             errors.push(LineError { line, message });
         }
         if !s.histograms.is_empty() {
             errors.push(LineError {
                 line,
-                message: format!(
-                    "series {}: {} native histogram samples were not stored; \
-                     Strata stores float samples only",
-                    describe(&labels),
-                    s.histograms.len()
-                ),
+                message: histograms_not_stored(&labels, s.histograms.len()),
             });
         }
     }
@@ -383,7 +423,7 @@ fn oracle(body: &[u8]) -> Option<Parsed> {
 }
 
 fn same_as_prost(body: &[u8]) -> Result<(), TestCaseError> {
-    match (decode(body), oracle(body)) {
+    match (decode(body, &opts()), oracle(body)) {
         (Ok(ours), Some(theirs)) => {
             prop_assert_eq!(rows(&ours), rows(&theirs));
             prop_assert_eq!(ours.errors, theirs.errors);

@@ -10,9 +10,10 @@
 //! Prometheus a "line" is a series, numbered from 1 in the request). v3 with
 //! `accept_partial=false`: one bad line and nothing is written.
 //!
-//! Acknowledgement: 204 means the rows are in the write-ahead log (fsynced
-//! unless the server runs with `--wal-sync none` or the request says
-//! `no_sync=true`) and visible to queries; see docs/DURABILITY.md.
+//! Acknowledgement: 204 means the rows are in the write-ahead log, synced as
+//! `--wal-sync` says (default `always`: fsynced before the answer; v3's
+//! `no_sync=true` skips the wait for that request), and visible to queries;
+//! see docs/DURABILITY.md.
 
 use super::Params;
 use crate::body;
@@ -21,7 +22,7 @@ use crate::routes;
 use crate::state::AppState;
 use axum::body::Body;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use strata_ingest::{LineError, ParseOptions, Parsed};
 use strata_model::{Precision, now_nanos};
@@ -213,8 +214,7 @@ pub(crate) async fn prom(
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    let req = prom_request(&p, &h);
-    run(s, routes::WRITE_PROM, req, h, b).await
+    prom_at(routes::WRITE_PROM, s, &p, h, b).await
 }
 
 /// Prometheus remote write at InfluxDB 1.x's path.
@@ -224,15 +224,31 @@ pub(crate) async fn prom_influx(
     h: HeaderMap,
     b: Body,
 ) -> Response {
-    let req = prom_request(&p, &h);
-    run(s, routes::WRITE_PROM_INFLUX, req, h, b).await
+    prom_at(routes::WRITE_PROM_INFLUX, s, &p, h, b).await
 }
 
-/// Remote write 1.0 only: a 2.0 sender is told so with 415, which makes it
-/// fall back to 1.0 (as the 2.0 specification asks receivers to answer).
+async fn prom_at(
+    endpoint: &'static str,
+    s: AppState,
+    p: &Params,
+    mut h: HeaderMap,
+    b: Body,
+) -> Response {
+    // Remote write bodies are snappy-compressed by definition; a sender that
+    // leaves the header out still means it.
+    if !h.contains_key(header::CONTENT_ENCODING) {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+    }
+    let req = prom_request(p, &h);
+    run(s, endpoint, req, h, b).await
+}
+
+/// Remote write 1.0 only. A 2.0 sender gets 415 naming 1.0, the answer the 2.0
+/// specification gives receivers that do not speak 2.0.
 fn prom_request(p: &Params, h: &HeaderMap) -> Result<WriteRequest, ApiError> {
-    if let Some(ct) = h.get(header::CONTENT_TYPE) {
-        let ct = ct.to_str().unwrap_or("<not text>").to_ascii_lowercase();
+    if let Some(sent) = h.get(header::CONTENT_TYPE) {
+        let sent = sent.to_str().unwrap_or("<not text>");
+        let ct = sent.to_ascii_lowercase();
         let mut parts = ct.split(';').map(str::trim);
         let media = parts.next().unwrap_or("");
         let proto = parts.find_map(|p| p.strip_prefix("proto="));
@@ -240,8 +256,9 @@ fn prom_request(p: &Params, h: &HeaderMap) -> Result<WriteRequest, ApiError> {
             || proto.is_some_and(|p| p.trim_matches('"') != "prometheus.writerequest")
         {
             return Err(ApiError::UnsupportedMediaType(format!(
-                "unsupported Content-Type {ct:?}: Strata accepts Prometheus remote write 1.0, \
-                 application/x-protobuf with a snappy-encoded prometheus.WriteRequest"
+                "unsupported Content-Type {sent:?}: Strata accepts Prometheus remote write 1.0, \
+                 application/x-protobuf with a snappy-encoded prometheus.WriteRequest \
+                 (Prometheus: protobuf_message: prometheus.WriteRequest, the default)"
             )));
         }
     }
@@ -299,7 +316,7 @@ async fn write(
                 ApiError::BadRequest(format!("invalid MessagePack body: {e}")),
             )
         })?,
-        Format::PromRemoteWrite => strata_ingest::prom::decode(&bytes)
+        Format::PromRemoteWrite => strata_ingest::prom::decode(&bytes, &opts)
             .map_err(|e| (0, ApiError::BadRequest(e.to_string())))?,
     };
     // Lines offered, for error messages. A line protocol line or a MessagePack
@@ -346,6 +363,9 @@ async fn write(
         message: e.message,
     }));
     lines.sort_by_key(|l| l.line);
+    // The engine reports each row; a Prometheus series is many rows with one
+    // cause: list it once.
+    lines.dedup_by(|a, b| a.line == b.line && a.message == b.message);
     let rows = outcome.rows;
     Err((rows, rejected(s, lines, offered, rows, req.accept_partial)))
 }
@@ -370,7 +390,8 @@ fn rejected(
     written: u64,
     partial: bool,
 ) -> ApiError {
-    let n = lines.len();
+    // Distinct lines: a Prometheus series may be listed with two causes.
+    let n = lines.len() - lines.windows(2).filter(|w| w[0].line == w[1].line).count();
     let message = if !partial {
         format!(
             "write rejected: {n} of {offered} lines are invalid and accept_partial=false, so nothing was written"

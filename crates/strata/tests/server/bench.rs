@@ -216,7 +216,7 @@ fn help_describes_every_option() {
         "influxdb1",
         "influxdb3",
         "arc",
-        "not available yet",
+        "not generated yet",
     ] {
         assert!(
             text.contains(opt),

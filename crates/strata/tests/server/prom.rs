@@ -137,3 +137,58 @@ fn bad_series_are_listed_and_bad_requests_refused() {
     assert!(body.contains("remote write 1.0"), "{body}");
     assert_eq!(srv.count("prom", "ok"), 1);
 }
+
+#[test]
+fn recording_rule_names_persist_and_limits_hold() {
+    // Small persist threshold: the ':' table name must also work as a path.
+    let srv = Server::start_with(&[
+        "--persist-rows",
+        "2",
+        "--persist-age",
+        "100ms",
+        "--max-body-size",
+        "4KiB",
+    ]);
+    let ct = "application/x-protobuf";
+    let name = "instance:node_cpu:rate5m";
+    let mut body = snappy(vec![series(
+        &[("__name__", name), ("instance", "a")],
+        &[(0.5, T0_MS), (0.75, T0_MS + 60_000)],
+    )]);
+    // No Content-Encoding header: remote write bodies are snappy anyway.
+    let r = srv
+        .client
+        .post(srv.url("/api/v1/write?db=prom"))
+        .header("Content-Type", ct)
+        .body(body.clone())
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 204, "{}", r.text().unwrap_or_default());
+    let mut persisted = 0;
+    for _ in 0..100 {
+        persisted = srv.metric("strata_persist_files_total").unwrap_or(0);
+        if persisted > 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(persisted > 0, "nothing persisted");
+    let rows = srv.sql(
+        "prom",
+        &format!("SELECT instance, value FROM \"{name}\" ORDER BY time"),
+    );
+    assert_eq!(
+        serde_json::Value::Array(rows),
+        json!([{"instance": "a", "value": 0.5}, {"instance": "a", "value": 0.75}])
+    );
+
+    // 4 KiB compresses to a few bytes: the decompressed size is what counts.
+    let big = WriteRequest {
+        timeseries: vec![series(&[("__name__", "m"), ("a", &"x".repeat(5000))], &[])],
+    }
+    .encode_to_vec();
+    body = snap::raw::Encoder::new().compress_vec(&big).unwrap();
+    assert!(body.len() < 4096);
+    let (st, text) = send(&srv, "/api/v1/write?db=prom", ct, body);
+    assert_eq!(st, 413, "{text}");
+}
