@@ -3,7 +3,10 @@
 
 #![no_main]
 
+mod summary;
+
 use libfuzzer_sys::fuzz_target;
+use summary::summary;
 use strata_ingest::msgpack::{self, Error};
 use strata_ingest::{ParseOptions, Parsed};
 use strata_model::{ColumnData, Precision, TIME_COLUMN};
@@ -32,21 +35,6 @@ fuzz_target!(|data: &[u8]| {
         again.as_ref().map(summary).map_err(Clone::clone)
     );
 });
-
-/// Row counts, lines and errors: enough to compare two decodes.
-fn summary(p: &Parsed) -> (Vec<(String, Vec<i64>, Vec<u32>)>, Vec<(u32, String)>) {
-    (
-        p.batch
-            .tables()
-            .iter()
-            .map(|t| (t.name().to_owned(), t.time().to_vec(), t.lines().to_vec()))
-            .collect(),
-        p.errors
-            .iter()
-            .map(|e| (e.line, e.message.clone()))
-            .collect(),
-    )
-}
 
 fn check(parsed: &Parsed) {
     // Every numbered row ends as exactly one kept row or one error, so the row

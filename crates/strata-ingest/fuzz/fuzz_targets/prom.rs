@@ -4,7 +4,10 @@
 
 #![no_main]
 
+mod summary;
+
 use libfuzzer_sys::fuzz_target;
+use summary::summary;
 use strata_ingest::{ParseOptions, Parsed};
 use strata_ingest::prom::{self, VALUE_COLUMN};
 use strata_model::{ColumnData, ColumnKind, Precision, TIME_COLUMN};
@@ -26,20 +29,6 @@ fuzz_target!(|data: &[u8]| {
         again.as_ref().map(summary).map_err(ToString::to_string)
     );
 });
-
-fn summary(p: &Parsed) -> (Vec<(String, Vec<i64>, Vec<u32>)>, Vec<(u32, String)>) {
-    (
-        p.batch
-            .tables()
-            .iter()
-            .map(|t| (t.name().to_owned(), t.time().to_vec(), t.lines().to_vec()))
-            .collect(),
-        p.errors
-            .iter()
-            .map(|e| (e.line, e.message.clone()))
-            .collect(),
-    )
-}
 
 fn check(parsed: &Parsed, body: &[u8]) {
     if let Err(e) = parsed.batch.check_invariants() {

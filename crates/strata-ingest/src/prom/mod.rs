@@ -142,30 +142,8 @@ pub fn decode(body: &[u8], opts: &ParseOptions) -> Result<Parsed, Error> {
         let mut histograms = 0usize;
         while let Some((field, wire)) = series.key()? {
             match field {
-                1 => {
-                    let mut label = series.message(wire)?;
-                    let (mut name, mut value) = ("", "");
-                    while let Some((f, w)) = label.key()? {
-                        match f {
-                            1 => name = label.string(w)?,
-                            2 => value = label.string(w)?,
-                            _ => label.skip(f, w)?,
-                        }
-                    }
-                    labels.push((name, value));
-                }
-                2 => {
-                    let mut sample = series.message(wire)?;
-                    let (mut value, mut time) = (0.0, 0);
-                    while let Some((f, w)) = sample.key()? {
-                        match f {
-                            1 => value = sample.double(w)?,
-                            2 => time = sample.int64(w)?,
-                            _ => sample.skip(f, w)?,
-                        }
-                    }
-                    samples.push((value, time));
-                }
+                1 => labels.push(series.message(wire)?.label()?),
+                2 => samples.push(series.message(wire)?.sample()?),
                 4 => {
                     series.message(wire)?;
                     histograms += 1;

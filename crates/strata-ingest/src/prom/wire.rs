@@ -113,12 +113,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A string field (proto3 `string`: UTF-8 checked).
-    pub(super) fn string(&mut self, wire: u8) -> Result<&'a str, Error> {
+    fn string(&mut self, wire: u8) -> Result<&'a str, Error> {
         let m = self.message(wire)?;
         std::str::from_utf8(m.buf).map_err(|_| Error::NotUtf8 { offset: m.base })
     }
 
-    pub(super) fn double(&mut self, wire: u8) -> Result<f64, Error> {
+    fn double(&mut self, wire: u8) -> Result<f64, Error> {
         if wire != FIXED64 {
             return Err(self.err("expected a 64-bit fixed field"));
         }
@@ -128,12 +128,40 @@ impl<'a> Reader<'a> {
         Ok(f64::from_le_bytes(a))
     }
 
-    pub(super) fn int64(&mut self, wire: u8) -> Result<i64, Error> {
+    fn int64(&mut self, wire: u8) -> Result<i64, Error> {
         if wire != VARINT {
             return Err(self.err("expected a varint field"));
         }
         // int64 is the two's complement of the varint's 64 bits.
         Ok(self.varint()? as i64)
+    }
+
+    /// The rest of a `prometheus.Label`: (name, value).
+    #[inline]
+    pub(super) fn label(mut self) -> Result<(&'a str, &'a str), Error> {
+        let (mut name, mut value) = ("", "");
+        while let Some((f, w)) = self.key()? {
+            match f {
+                1 => name = self.string(w)?,
+                2 => value = self.string(w)?,
+                _ => self.skip(f, w)?,
+            }
+        }
+        Ok((name, value))
+    }
+
+    /// The rest of a `prometheus.Sample`: (value, milliseconds).
+    #[inline]
+    pub(super) fn sample(mut self) -> Result<(f64, i64), Error> {
+        let (mut value, mut time) = (0.0, 0);
+        while let Some((f, w)) = self.key()? {
+            match f {
+                1 => value = self.double(w)?,
+                2 => time = self.int64(w)?,
+                _ => self.skip(f, w)?,
+            }
+        }
+        Ok((value, time))
     }
 
     /// Skips a field of an unknown number.

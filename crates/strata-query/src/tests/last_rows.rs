@@ -148,20 +148,24 @@ async fn check(q: &QueryExecutor, files: usize) {
     }
 }
 
+/// File 1: 12 hosts, no region yet. File 2: a region appears for some hosts
+/// (new series), and late rows of others, older than what file 1 holds, which
+/// must not win.
+async fn two_files(engine: &Arc<Engine>) {
+    write(engine, &rows(12, 30, T0, None)).await;
+    engine.persist_all().await;
+    let mut second = rows(4, 10, T0 + 40 * S, Some("eu"));
+    second.extend(rows(12, 5, T0 - 100 * S, None));
+    write(engine, &second).await;
+    engine.persist_all().await;
+}
+
 #[tokio::test]
 async fn newest_rows_answer_like_every_row() {
     let dir = tempfile::tempdir().unwrap();
     let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
     let engine = open(dir.path(), &store).await;
-    // File 1: 12 hosts, no region yet.
-    write(&engine, &rows(12, 30, T0, None)).await;
-    engine.persist_all().await;
-    // File 2: a region appears for some hosts (new series), and late rows of
-    // others, older than what file 1 holds, which must not win.
-    let mut second = rows(4, 10, T0 + 40 * S, Some("eu"));
-    second.extend(rows(12, 5, T0 - 100 * S, None));
-    write(&engine, &second).await;
-    engine.persist_all().await;
+    two_files(&engine).await;
     let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();
     check(&q, 2).await;
 
@@ -250,12 +254,7 @@ async fn scans_declared_sorted_stay_sorted_under_a_limit() {
     let engine = open(dir.path(), &store).await;
     // Three files whose (host, region) groups interleave: a merge that reads
     // them out of order shows.
-    write(&engine, &rows(12, 30, T0, None)).await;
-    engine.persist_all().await;
-    let mut second = rows(4, 10, T0 + 40 * S, Some("eu"));
-    second.extend(rows(12, 5, T0 - 100 * S, None));
-    write(&engine, &second).await;
-    engine.persist_all().await;
+    two_files(&engine).await;
     write(&engine, &rows(12, 1, T0 + 10 * S, Some("us"))).await;
     engine.persist_all().await;
     let q = QueryExecutor::new(Arc::clone(&engine)).unwrap();

@@ -325,15 +325,21 @@ async fn write(
     let offered = match req.format {
         Format::LineProtocol | Format::MessagePack => batch.row_count() + errors.len(),
         Format::PromRemoteWrite => {
-            let mut seen: Vec<u32> = batch
-                .tables()
+            // A series' rows are one run of its number in one table (numbers
+            // ascend within a table); errors ascend too.
+            let tables = batch.tables();
+            let with_rows: usize = tables
                 .iter()
-                .flat_map(|t| t.lines().iter().copied())
-                .chain(errors.iter().map(|e| e.line))
+                .map(|t| t.lines().chunk_by(|a, b| a == b).count())
+                .sum();
+            let has_rows = |l: &u32| tables.iter().any(|t| t.lines().binary_search(l).is_ok());
+            let mut without: Vec<u32> = errors
+                .iter()
+                .map(|e| e.line)
+                .filter(|l| !has_rows(l))
                 .collect();
-            seen.sort_unstable();
-            seen.dedup();
-            seen.len()
+            without.dedup();
+            with_rows + without.len()
         }
     };
     let mut lines: Vec<LineMessage> = errors
