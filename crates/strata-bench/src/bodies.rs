@@ -16,6 +16,11 @@
 //!   for every time from 2001-09-09 to 2286);
 //! - MessagePack timestamps are always int64 (`0xd3` + 8 bytes big-endian), never
 //!   the shortest form;
+//! - Prometheus remote write timestamps are milliseconds written as exactly
+//!   [`PROM_TIME_BYTES`]-byte varints (the shortest form for every time from 1971
+//!   to 2109; protobuf decoders accept it for any value), and the body is
+//!   snappy-compressed by [`crate::snappy`], which keeps every patch site a
+//!   literal;
 //! - new-series host names are `host_` plus exactly [`HOST_DIGITS`] digits.
 
 use crate::tsbs::{FIELD_KEYS, INTERVAL_NS, MEASUREMENT, Rng, START_NS, TAG_KEYS, host_tags};
@@ -23,6 +28,10 @@ use std::fmt::Write as _;
 
 /// Digits of a new-series host number (fixed width, so it can be patched).
 pub const HOST_DIGITS: usize = 10;
+/// Bytes of a Prometheus remote write timestamp varint (fixed, so it can be
+/// patched).
+pub const PROM_TIME_BYTES: usize = 6;
+const NS_PER_MS: i64 = 1_000_000;
 /// Time step between two rows of the new-series workload (10 ms).
 pub const NEW_SERIES_STEP_NS: i64 = 10_000_000;
 const TIME_DIGITS: usize = 19;
@@ -49,6 +58,25 @@ pub enum Encoding {
     LineProtocol,
     /// One Arc MessagePack columnar object (`{"m", "columns"}`) per body.
     MsgpackColumnar,
+    /// Prometheus remote write 1.0: a snappy-compressed protobuf
+    /// `WriteRequest`. A row is 10 series, one per field, named
+    /// `cpu_<field>` (e.g. `cpu_usage_user`), with the row's 10 tags as labels
+    /// and one float sample at the row's time in milliseconds.
+    PromRemoteWrite,
+}
+
+impl Encoding {
+    /// The tables (measurements, metric names) the rows of this encoding land
+    /// in; every row adds one row to each.
+    pub fn tables(self) -> Vec<String> {
+        match self {
+            Self::LineProtocol | Self::MsgpackColumnar => vec![MEASUREMENT.to_owned()],
+            Self::PromRemoteWrite => FIELD_KEYS
+                .iter()
+                .map(|f| format!("{MEASUREMENT}_{f}"))
+                .collect(),
+        }
+    }
 }
 
 /// How far a lap moves the data on.
@@ -106,15 +134,20 @@ impl Sites {
     /// and host numbers past 10 digits wrap; a run never gets there.
     pub fn patch(&self, body: &mut [u8], shift: Shift) {
         for &(at, t) in &self.times {
-            let t = t.wrapping_add(shift.time_ns);
             let at = at as usize;
             match self.encoding {
-                Some(Encoding::LineProtocol) => {
-                    write_digits(&mut body[at..at + TIME_DIGITS], t as u64)
-                }
+                Some(Encoding::LineProtocol) => write_digits(
+                    &mut body[at..at + TIME_DIGITS],
+                    t.wrapping_add(shift.time_ns) as u64,
+                ),
                 Some(Encoding::MsgpackColumnar) => {
-                    body[at..at + 8].copy_from_slice(&t.to_be_bytes())
+                    body[at..at + 8].copy_from_slice(&t.wrapping_add(shift.time_ns).to_be_bytes())
                 }
+                // Recorded in milliseconds; every lap shift is whole milliseconds.
+                Some(Encoding::PromRemoteWrite) => write_varint_fixed(
+                    &mut body[at..at + PROM_TIME_BYTES],
+                    t.wrapping_add(shift.time_ns / NS_PER_MS) as u64,
+                ),
                 None => {}
             }
         }
@@ -139,11 +172,23 @@ fn write_digits(out: &mut [u8], mut v: u64) {
     }
 }
 
+/// Writes `v` into `out` as a varint of exactly `out.len()` bytes (higher bits
+/// are dropped).
+fn write_varint_fixed(out: &mut [u8], mut v: u64) {
+    let last = out.len() - 1;
+    for (k, b) in out.iter_mut().enumerate() {
+        *b = (v & 0x7f) as u8 | if k < last { 0x80 } else { 0 };
+        v >>= 7;
+    }
+}
+
 /// One encoded body and where to patch it.
 #[derive(Debug, Clone)]
 pub struct Template {
-    /// The lap-0 bytes.
+    /// The lap-0 bytes, as sent (snappy-compressed for remote write).
     pub body: Vec<u8>,
+    /// Length of the body before any compression.
+    pub raw_len: usize,
     /// Rows in the body.
     pub rows: usize,
     /// What changes from lap to lap.
@@ -188,9 +233,16 @@ impl Encoder {
         let (body, times, hosts) = match self.encoding {
             Encoding::LineProtocol => line_protocol(&src),
             Encoding::MsgpackColumnar => msgpack_columnar(&src),
+            Encoding::PromRemoteWrite => prom_remote_write(&src),
+        };
+        let raw_len = body.len();
+        let (body, times, hosts) = match self.encoding {
+            Encoding::PromRemoteWrite => snappy_keeping_sites(&body, times, hosts),
+            _ => (body, times, hosts),
         };
         Template {
             body,
+            raw_len,
             rows,
             sites: Sites {
                 encoding: Some(self.encoding),
@@ -338,6 +390,120 @@ fn msgpack_columnar(src: &RowSource) -> Encoded {
     (b, times, hosts)
 }
 
+/// A protobuf varint.
+fn varint(out: &mut Vec<u8>, mut v: usize) {
+    while v >= 0x80 {
+        out.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A length-delimited field `tag` holding `parts` back to back; returns where
+/// the last part starts in `out`.
+fn delimited(out: &mut Vec<u8>, tag: u8, parts: &[&[u8]]) -> usize {
+    out.push(tag);
+    varint(out, parts.iter().map(|p| p.len()).sum());
+    let mut last = out.len();
+    for p in parts {
+        last = out.len();
+        out.extend_from_slice(p);
+    }
+    last
+}
+
+/// A `prometheus.Label`: field 1 of a `TimeSeries`, holding name (1) and value
+/// (2). Returns where the value starts in `out`.
+fn label(out: &mut Vec<u8>, name: &str, value: &[&[u8]]) -> usize {
+    let value_len: usize = value.iter().map(|p| p.len()).sum();
+    let mut len = 2 + name.len() + value_len;
+    len += varint_len(name.len()) + varint_len(value_len);
+    out.push(0x0a);
+    varint(out, len);
+    delimited(out, 0x0a, &[name.as_bytes()]);
+    let start = out.len() + 1 + varint_len(value_len);
+    delimited(out, 0x12, value);
+    start
+}
+
+fn varint_len(v: usize) -> usize {
+    (usize::BITS - (v | 1).leading_zeros()).div_ceil(7) as usize
+}
+
+/// The rows as a `prometheus.WriteRequest`, not yet compressed: per row, one
+/// `TimeSeries` per field. Lap-0 times are recorded in milliseconds.
+fn prom_remote_write(src: &RowSource) -> Encoded {
+    // Prometheus sends labels sorted by name; `__name__` sorts first.
+    let mut order: [usize; 10] = std::array::from_fn(|k| k);
+    order.sort_by_key(|&k| TAG_KEYS[k]);
+    let names = Encoding::PromRemoteWrite.tables();
+    let mut out = Vec::with_capacity(src.len() * FIELD_KEYS.len() * 260);
+    let mut times = Vec::with_capacity(src.len() * FIELD_KEYS.len());
+    let mut hosts = Vec::new();
+    let mut series = Vec::with_capacity(512);
+    let mut host = String::with_capacity(5 + HOST_DIGITS);
+    for i in 0..src.len() {
+        let tags = src.tags(i);
+        let ms = src.times[i] / NS_PER_MS;
+        if src.new_series {
+            host.clear();
+            let _ = write!(host, "host_{:0width$}", src.hosts[i], width = HOST_DIGITS);
+        }
+        for (name, value) in names.iter().zip(src.fields[i]) {
+            series.clear();
+            label(&mut series, "__name__", &[name.as_bytes()]);
+            let mut host_at = None;
+            for &k in &order {
+                if k == 0 && src.new_series {
+                    let at = label(&mut series, TAG_KEYS[k], &[host.as_bytes()]);
+                    host_at = Some(at + 5);
+                } else {
+                    label(&mut series, TAG_KEYS[k], &[tags[k].as_bytes()]);
+                }
+            }
+            // Sample: value (1, double), timestamp (2, varint of fixed width).
+            let mut time = [0u8; PROM_TIME_BYTES];
+            write_varint_fixed(&mut time, ms as u64);
+            let bits = (value as f64).to_le_bytes();
+            let time_at = delimited(&mut series, 0x12, &[&[0x09], &bits, &[0x10], &time]);
+            let base = delimited(&mut out, 0x0a, &[&series]);
+            if let Some(at) = host_at {
+                hosts.push(((base + at) as u32, src.hosts[i]));
+            }
+            times.push(((base + time_at) as u32, ms));
+        }
+    }
+    (out, times, hosts)
+}
+
+/// Snappy-compresses a remote write body, keeping its patch sites as literals,
+/// and moves the sites to their offsets in the compressed bytes.
+fn snappy_keeping_sites(raw: &[u8], times: Vec<(u32, i64)>, hosts: Vec<(u32, u64)>) -> Encoded {
+    // Both lists are in body order; merge them into one sorted list.
+    let mut sites: Vec<(usize, usize, bool)> = times
+        .iter()
+        .map(|&(at, _)| (at as usize, PROM_TIME_BYTES, true))
+        .chain(
+            hosts
+                .iter()
+                .map(|&(at, _)| (at as usize, HOST_DIGITS, false)),
+        )
+        .collect();
+    sites.sort_unstable();
+    let ranges: Vec<(usize, usize)> = sites.iter().map(|&(at, len, _)| (at, len)).collect();
+    let (body, moved) = crate::snappy::compress(raw, &ranges);
+    let (mut t, mut h) = (times.into_iter(), hosts.into_iter());
+    let (mut times, mut hosts) = (Vec::with_capacity(t.len()), Vec::with_capacity(h.len()));
+    for (&(_, _, is_time), &to) in sites.iter().zip(&moved) {
+        if is_time {
+            times.extend(t.next().map(|(_, v)| (to as u32, v)));
+        } else {
+            hosts.extend(h.next().map(|(_, v)| (to as u32, v)));
+        }
+    }
+    (body, times, hosts)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -468,5 +634,85 @@ mod tests {
             (START_NS + 3 * INTERVAL_NS).to_string()
         );
         assert_eq!(columns(&body)[1].1[3], "host_1");
+    }
+
+    /// A remote write body, decompressed and decoded by `prost`.
+    fn prom(t: &Template, shift: Shift) -> strata_ingest::prom::WriteRequest {
+        use prost::Message as _;
+        let mut body = t.body.clone();
+        t.sites.patch(&mut body, shift);
+        let raw = snap::raw::Decoder::new().decompress_vec(&body).unwrap();
+        assert_eq!(raw.len(), t.raw_len);
+        strata_ingest::prom::WriteRequest::decode(raw.as_slice()).unwrap()
+    }
+
+    #[test]
+    fn remote_write_says_what_line_protocol_says() {
+        let w = Workload::TsbsCpu { hosts: 3 };
+        let t = encode(w, Encoding::PromRemoteWrite, 4, 5, 7);
+        let text = lp(
+            &encode(w, Encoding::LineProtocol, 4, 5, 7),
+            Shift::default(),
+        );
+        let req = prom(&t, Shift::default());
+        assert_eq!(req.timeseries.len(), 50);
+        assert!(
+            t.body.len() < t.raw_len,
+            "{} of {}",
+            t.body.len(),
+            t.raw_len
+        );
+        for (line, series) in text.lines().zip(req.timeseries.chunks(10)) {
+            let (key, rest) = line.split_once(' ').unwrap();
+            let (fields, time) = rest.split_once(' ').unwrap();
+            let ms: i64 = time.parse::<i64>().unwrap() / 1_000_000;
+            let mut tags: Vec<String> = key.split(',').skip(1).map(str::to_owned).collect();
+            tags.sort();
+            for (field, s) in fields.split(',').zip(series) {
+                let (name, value) = field.split_once('=').unwrap();
+                let labels: Vec<String> = s
+                    .labels
+                    .iter()
+                    .map(|l| format!("{}={}", l.name, l.value))
+                    .collect();
+                assert_eq!(labels[0], format!("__name__=cpu_{name}"));
+                assert_eq!(labels[1..], tags[..], "{line}");
+                assert_eq!(s.samples.len(), 1);
+                assert_eq!(s.samples[0].timestamp, ms);
+                let v: f64 = value.trim_end_matches('i').parse().unwrap();
+                assert_eq!(s.samples[0].value, v);
+            }
+        }
+        // A lap moves every sample on by the pool's span.
+        let moved = prom(&t, w.lap_shift(6).times(3).unwrap());
+        let step = 3 * 2 * INTERVAL_NS / 1_000_000;
+        for (a, b) in req.timeseries.iter().zip(&moved.timeseries) {
+            assert_eq!(a.labels, b.labels);
+            assert_eq!(b.samples[0].timestamp, a.samples[0].timestamp + step);
+        }
+        assert_eq!(
+            Encoding::PromRemoteWrite.tables()[9],
+            "cpu_usage_guest_nice"
+        );
+    }
+
+    #[test]
+    fn remote_write_laps_rename_new_series() {
+        let w = Workload::NewSeries;
+        let t = encode(w, Encoding::PromRemoteWrite, 2, 2, 1);
+        let req = prom(&t, w.lap_shift(1000));
+        let host = |s: &strata_ingest::prom::TimeSeries| {
+            s.labels
+                .iter()
+                .find(|l| l.name == "hostname")
+                .map(|l| l.value.clone())
+                .unwrap()
+        };
+        assert_eq!(host(&req.timeseries[0]), "host_0000001002");
+        assert_eq!(host(&req.timeseries[19]), "host_0000001003");
+        assert_eq!(
+            req.timeseries[19].samples[0].timestamp,
+            (START_NS + 1003 * NEW_SERIES_STEP_NS) / 1_000_000
+        );
     }
 }

@@ -6,6 +6,9 @@
 //!   `WriteBatch` (component benches).
 //! - [`bodies`]: request bodies for `strata bench write`, encoded once and patched
 //!   per lap so a long run never repeats a `(series, time)` pair.
+//! - [`snappy`]: the compressor of remote write bodies, which keeps the bytes a
+//!   lap patches in place.
 
 pub mod bodies;
+pub mod snappy;
 pub mod tsbs;

@@ -243,7 +243,8 @@ pub(crate) enum BenchCommand {
     /// timestamp on (and, for new-series, every host number), patched in place, so
     /// no (series, time) pair is ever written twice. Compressed bodies cannot be
     /// patched: with --gzip/--zstd later laps resend the pool unchanged (reported
-    /// as repeated rows).
+    /// as repeated rows). Remote write bodies (--format prom) are always snappy,
+    /// compressed so that their timestamps and host names stay patchable.
     ///
     /// Closed loop by default: each of --conns connections sends its next request
     /// as soon as the previous one is answered. With --rate the load is open loop:
@@ -256,8 +257,9 @@ pub(crate) enum BenchCommand {
     /// default). Rows and bytes count acknowledged (2xx) requests only.
     ///
     /// After a run against Strata the generator asks the server
-    /// `SELECT count(*) FROM cpu` and checks that it holds exactly the rows it had
-    /// before plus every acknowledged row; a mismatch is reported and the command
+    /// `SELECT count(*) FROM cpu` (with prom: each of the 10 metric tables
+    /// cpu_usage_user..cpu_usage_guest_nice) and checks that it holds exactly
+    /// the rows it had before plus every acknowledged row; a mismatch is reported and the command
     /// exits non-zero, as it does when no request succeeded. Ctrl-C stops sending
     /// early and still prints the summary.
     Write(Box<BenchWriteArgs>),
@@ -294,14 +296,16 @@ pub(crate) enum BenchCommand {
 /// The server `strata bench write` writes to; decides the endpoint.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
 pub(crate) enum BenchTarget {
-    /// Strata: /api/v3/write_lp?db= (lp) or /api/v1/write/msgpack (msgpack).
+    /// Strata: /api/v3/write_lp?db= (lp), /api/v1/write/msgpack (msgpack) or
+    /// /api/v1/write?db= (prom).
     Strata,
-    /// InfluxDB 1.x: /write?db= (lp only); the database is created first.
+    /// InfluxDB 1.x: /write?db= (lp) or /api/v1/prom/write?db= (prom); the
+    /// database is created first.
     Influxdb1,
     /// InfluxDB 3: /api/v3/write_lp?db= (lp only).
     Influxdb3,
-    /// VictoriaMetrics: its InfluxDB endpoint /write?db= (lp only; `db` becomes a
-    /// label). It drops samples older than its -retentionPeriod (default 1 month)
+    /// VictoriaMetrics: its InfluxDB endpoint /write?db= (lp; `db` becomes a
+    /// label) or /api/v1/write (prom; no database). It drops samples older than its -retentionPeriod (default 1 month)
     /// and the data starts in 2016, as TSBS's does: run it with
     /// -retentionPeriod=100y.
     Victoriametrics,
@@ -322,8 +326,7 @@ pub(crate) enum BenchWorkload {
     NewSeries,
 }
 
-/// The wire format of `strata bench write`. Prometheus remote write (`prom`) is
-/// not generated yet (the server accepts it at `/api/v1/write`).
+/// The wire format of `strata bench write`.
 #[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq, Default)]
 pub(crate) enum BenchFormat {
     /// InfluxDB line protocol, nanosecond timestamps.
@@ -331,6 +334,10 @@ pub(crate) enum BenchFormat {
     Lp,
     /// Arc MessagePack, columnar (one `{"m", "columns"}` object per request).
     Msgpack,
+    /// Prometheus remote write 1.0, snappy-compressed protobuf: each row is 10
+    /// series cpu_usage_user..cpu_usage_guest_nice (one sample each, the
+    /// row's tags as labels, milliseconds).
+    Prom,
 }
 
 /// Options of `strata bench write`.
@@ -367,8 +374,8 @@ pub(crate) struct BenchWriteArgs {
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) hosts: u32,
 
-    /// Wire format. (`prom`, Prometheus remote write, is not generated yet; the
-    /// server accepts it at `/api/v1/write`.)
+    /// Wire format. Rows are TSBS rows of 10 values in every format, so rows/s
+    /// compare across formats; with `prom` a row is 10 samples.
     #[arg(long, value_enum, default_value_t)]
     pub(crate) format: BenchFormat,
 
@@ -396,7 +403,8 @@ pub(crate) struct BenchWriteArgs {
     #[arg(long, value_name = "REQ_PER_S", value_parser = parse_rate)]
     pub(crate) rate: Option<f64>,
 
-    /// Send gzip-compressed bodies (Content-Encoding: gzip, default level).
+    /// Send gzip-compressed bodies (Content-Encoding: gzip, default level). Not
+    /// with --format prom, whose bodies are snappy.
     #[arg(long, conflicts_with = "zstd")]
     pub(crate) gzip: bool,
 
@@ -406,6 +414,7 @@ pub(crate) struct BenchWriteArgs {
 
     /// Uncompressed bytes of pre-encoded bodies to hold; bounds the pool's
     /// memory (compressed pools hold less) and the encoding time before the run.
+    /// Prom bodies count as sent (snappy-compressed).
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::size::parse_size)]
     pub(crate) pool_size: usize,
 

@@ -136,13 +136,14 @@ pub fn decode(body: &[u8], opts: &ParseOptions) -> Result<Parsed, Error> {
             continue;
         }
         let mut series = request.message(wire)?;
+        let text = series.utf8_prefix();
         line = line.saturating_add(1);
         labels.clear();
         samples.clear();
         let mut histograms = 0usize;
         while let Some((field, wire)) = series.key()? {
             match field {
-                1 => labels.push(series.message(wire)?.label()?),
+                1 => labels.push(series.message(wire)?.label(text)?),
                 2 => samples.push(series.message(wire)?.sample()?),
                 4 => {
                     series.message(wire)?;
@@ -188,6 +189,16 @@ fn describe(labels: &[(&str, &str)]) -> String {
     }
 }
 
+/// `a < b`, deciding on the first byte when it differs (most neighbours in a
+/// sorted label list), which saves a `memcmp` call.
+#[inline]
+fn name_before(a: &str, b: &str) -> bool {
+    match (a.as_bytes().first(), b.as_bytes().first()) {
+        (Some(x), Some(y)) if x != y => x < y,
+        _ => a < b,
+    }
+}
+
 /// Appends the rows of one series. On a label error nothing of it is written;
 /// samples with timestamps out of range are left out and the rest written.
 fn add_series(
@@ -198,8 +209,11 @@ fn add_series(
     opts: &ParseOptions,
 ) -> Result<(), String> {
     let mut name = None;
+    // Senders sort labels by name (the remote write spec asks them to), and
+    // strictly sorted names cannot repeat: the quadratic search is for the rest.
+    let sorted = labels.windows(2).all(|w| name_before(w[0].0, w[1].0));
     for (i, &(label, value)) in labels.iter().enumerate() {
-        if labels[..i].iter().any(|(other, _)| *other == label) {
+        if !sorted && labels[..i].iter().any(|(other, _)| *other == label) {
             return Err(format!(
                 "series {}: label {label:?} is given twice",
                 describe(labels)

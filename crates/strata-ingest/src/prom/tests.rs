@@ -242,6 +242,35 @@ fn malformed_bodies_are_refused_whole() {
     assert_eq!(decode(b"", &opts()).unwrap().batch.row_count(), 0);
 }
 
+/// A label string that is not UTF-8 on its own although the series' bytes
+/// around it are: its last byte starts a character that the next field's key
+/// completes. Each string is judged alone, as protobuf (and `prost`) do.
+#[test]
+fn strings_are_judged_alone_within_valid_series_bytes() {
+    // Label { name = "\xc3", field 21 (fixed64) = 8 ASCII bytes }: the key of
+    // field 21 is 0xa9 0x01, so the series reads "é" across the field border.
+    let mut label = vec![0x0a, 0x01, 0xc3, 0xa9, 0x01];
+    label.extend(b"abcdefgh");
+    let mut series = vec![0x0a, label.len() as u8];
+    series.extend(&label);
+    assert!(std::str::from_utf8(&series).is_ok());
+    let mut b = vec![0x0a, series.len() as u8];
+    b.extend(&series);
+    assert!(oracle(&b).is_none(), "prost refuses it too");
+    let err = decode(&b, &opts()).unwrap_err();
+    assert_eq!(err, Error::NotUtf8 { offset: 6 }, "{err}");
+    // The same label with a two-byte name that is whole: accepted.
+    let mut label = vec![0x0a, 0x02, 0xc3, 0xa9, 0xa9, 0x01];
+    label.extend(b"abcdefgh");
+    let mut series = vec![0x0a, label.len() as u8];
+    series.extend(&label);
+    let mut b = vec![0x0a, series.len() as u8];
+    b.extend(&series);
+    let p = decode(&b, &opts()).unwrap();
+    assert_eq!(p.errors.len(), 1, "no metric name");
+    assert!(oracle(&b).is_some());
+}
+
 /// The rows a request should give, computed directly from its messages:
 /// (table, labels without the name and empty values, time, value bits).
 type Expected = Vec<(String, BTreeMap<String, String>, i64, u64)>;

@@ -9,7 +9,8 @@
 //! reference-counted `Bytes`); later laps cost one copy of the body plus a
 //! fixed-width write per row, a small fraction of encoding. Compressed bodies
 //! cannot be patched: later laps resend them unchanged and their rows are counted
-//! as repeated.
+//! as repeated. Remote write bodies are the exception: the encoder compresses
+//! them itself, keeping their patch sites literal (`strata_bench::snappy`).
 
 use bytes::Bytes;
 use std::io::Write as _;
@@ -112,7 +113,7 @@ impl Pool {
         let compression = spec.compression;
         let encoder = &spec.encoder;
         let finish = |t: strata_bench::bodies::Template| -> Result<Body, String> {
-            let raw_len = t.body.len();
+            let raw_len = t.raw_len;
             Ok(match compression {
                 None => Body {
                     wire: Bytes::from(t.body),

@@ -205,16 +205,32 @@ pub(crate) struct PoolInfo {
 /// The row count check after a Strata run.
 #[derive(Debug, Serialize)]
 pub(crate) struct Verify {
-    /// Rows in the table before the run (0 when it did not exist).
+    /// The tables counted (one, `cpu`, except for remote write).
+    pub(crate) tables: Vec<String>,
+    /// Rows in the tables before the run (0 for a table that did not exist).
     pub(crate) before: u64,
-    /// `before` plus the acknowledged rows.
+    /// `before` plus the acknowledged rows, once per table.
     pub(crate) expected: u64,
-    /// Rows the server holds after the run, when it answered.
+    /// Rows the server holds in the tables after the run, when it answered.
+    /// `ok` also requires every table's own count to be right.
     pub(crate) found: Option<u64>,
     /// Why `found` is missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
     pub(crate) ok: bool,
+}
+
+impl Verify {
+    /// Which tables, when more than one was counted.
+    fn tables_note(&self) -> String {
+        match self.tables.as_slice() {
+            [first, .., last] => format!(
+                " in {} tables {first}..{last}, each checked",
+                self.tables.len()
+            ),
+            _ => String::new(),
+        }
+    }
 }
 
 /// The summary of a run; also its JSON shape (`--json`).
@@ -244,6 +260,8 @@ pub(crate) struct Report {
     /// the run fell more than --timeout behind schedule.
     pub(crate) unsent: u64,
     pub(crate) rows_per_s: f64,
+    /// Field values (remote write: samples) per second; a TSBS row holds 10.
+    pub(crate) values_per_s: f64,
     /// Acknowledged body bytes per second as sent (10^6 bytes).
     pub(crate) mb_per_s: f64,
     /// The same, uncompressed.
@@ -335,10 +353,11 @@ impl Report {
         let _ = writeln!(o, "  elapsed   {:.2} s{interrupted}", self.duration_s);
         let _ = writeln!(
             o,
-            "  rows      {} acknowledged of {} sent: {} rows/s",
+            "  rows      {} acknowledged of {} sent: {} rows/s = {} values/s",
             thousands(self.rows),
             thousands(self.rows_sent),
-            thousands(self.rows_per_s.round() as u64)
+            thousands(self.rows_per_s.round() as u64),
+            thousands(self.values_per_s.round() as u64)
         );
         if self.repeated_rows > 0 {
             let _ = writeln!(
@@ -387,10 +406,11 @@ impl Report {
             Some(v) if v.ok => {
                 let _ = writeln!(
                     o,
-                    "  verify    ok: the server holds {} rows = {} before + {} acknowledged",
+                    "  verify    ok: the server holds {} rows = {} before + {} acknowledged{}",
                     thousands(v.expected),
                     thousands(v.before),
-                    thousands(self.rows)
+                    thousands(v.expected - v.before),
+                    v.tables_note()
                 );
             }
             Some(v) => {
@@ -401,10 +421,11 @@ impl Report {
                 };
                 let _ = writeln!(
                     o,
-                    "  verify    MISMATCH: the server holds {found}, expected {} ({} before + {} acknowledged)",
+                    "  verify    MISMATCH: the server holds {found}, expected {} ({} before + {} acknowledged){}",
                     thousands(v.expected),
                     thousands(v.before),
-                    thousands(self.rows)
+                    thousands(v.expected - v.before),
+                    v.tables_note()
                 );
             }
         }

@@ -40,6 +40,7 @@ impl BenchFormat {
         match self {
             Self::Lp => "lp",
             Self::Msgpack => "msgpack",
+            Self::Prom => "prom",
         }
     }
 }
@@ -60,7 +61,7 @@ pub(crate) fn endpoint(
     encoding: Option<&'static str>,
     token: Option<&str>,
 ) -> Result<Endpoint, String> {
-    use BenchFormat::{Lp, Msgpack};
+    use BenchFormat::{Lp, Msgpack, Prom};
     use BenchTarget::*;
     let (path, query): (&str, &[(&str, &str)]) = match (target, format) {
         (Strata | Influxdb3, Lp) => (
@@ -70,10 +71,19 @@ pub(crate) fn endpoint(
         (Influxdb1 | Victoriametrics, Lp) => ("/write", &[("db", db), ("precision", "ns")]),
         (Arc, Lp) => ("/api/v1/write/line-protocol", &[]),
         (Strata | Arc, Msgpack) => ("/api/v1/write/msgpack", &[]),
-        (Influxdb1 | Influxdb3 | Victoriametrics, Msgpack) => {
+        (Strata, Prom) => (strata_server::routes::WRITE_PROM, &[("db", db)]),
+        (Victoriametrics, Prom) => ("/api/v1/write", &[]),
+        (Influxdb1, Prom) => ("/api/v1/prom/write", &[("db", db)]),
+        (Influxdb1 | Influxdb3 | Victoriametrics | Arc, _) => {
             return Err(format!(
-                "--target {} does not accept --format msgpack; use --format lp",
-                target.name()
+                "--target {} does not accept --format {}; use --format {}",
+                target.name(),
+                format.name(),
+                if matches!(target, Influxdb1 | Victoriametrics) {
+                    "lp or prom"
+                } else {
+                    "lp"
+                }
             ));
         }
     };
@@ -87,8 +97,16 @@ pub(crate) fn endpoint(
         HeaderValue::from_static(match format {
             Lp => "text/plain; charset=utf-8",
             Msgpack => "application/msgpack",
+            Prom => "application/x-protobuf",
         }),
     );
+    if format == Prom {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("snappy"));
+        headers.insert(
+            "x-prometheus-remote-write-version",
+            HeaderValue::from_static("0.1.0"),
+        );
+    }
     if matches!(target, Arc) || matches!(format, Msgpack) {
         headers.insert(ARC_DATABASE, header_value(db, "database name")?);
     }
@@ -316,6 +334,24 @@ mod tests {
             .is_err()
         );
         assert!(parse_base("https://example.invalid").is_err());
+        let prom = |t| endpoint(t, &base, "x", BenchFormat::Prom, None, None);
+        let e = prom(BenchTarget::Strata).unwrap();
+        assert_eq!(e.url.as_str(), "http://127.0.0.1:8181/api/v1/write?db=x");
+        assert_eq!(e.headers[CONTENT_ENCODING], "snappy");
+        assert_eq!(e.headers[CONTENT_TYPE], "application/x-protobuf");
+        assert_eq!(e.headers["x-prometheus-remote-write-version"], "0.1.0");
+        let e = prom(BenchTarget::Influxdb1).unwrap();
+        assert_eq!(
+            e.url.as_str(),
+            "http://127.0.0.1:8181/api/v1/prom/write?db=x"
+        );
+        let e = prom(BenchTarget::Victoriametrics).unwrap();
+        assert_eq!(e.url.as_str(), "http://127.0.0.1:8181/api/v1/write");
+        let e = prom(BenchTarget::Arc).unwrap_err();
+        assert!(
+            e.contains("does not accept --format prom; use --format lp"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -14,15 +14,13 @@ use super::pool::{Compression, Pool, PoolSpec};
 use super::progress::{self, Goal, Label, Live};
 use super::report::{self, Latency, PoolInfo, Report, Tally, Verify, thousands};
 use super::target::{self, Count, Endpoint};
-use crate::cli::{BenchTarget, BenchWorkload, BenchWriteArgs};
+use crate::cli::{BenchFormat, BenchTarget, BenchWorkload, BenchWriteArgs};
 use std::error::Error;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use strata_bench::bodies::{Encoder, Encoding, Workload};
 
-/// The table every workload writes.
-const TABLE: &str = strata_bench::tsbs::MEASUREMENT;
 /// Run length when neither --duration nor --rows is given.
 const DEFAULT_DURATION: Duration = Duration::from_secs(10);
 
@@ -36,13 +34,15 @@ pub(crate) fn run(args: BenchWriteArgs) -> Result<(), Box<dyn Error>> {
     if report.verified == Some(false) {
         let v = report.verify.as_ref();
         return Err(format!(
-            "VERIFICATION FAILED: the server holds {} rows in {:?}.{TABLE}, expected {} ({} acknowledged in this run)",
+            "VERIFICATION FAILED: the server holds {} rows in {:?}.{}, expected {} ({} acknowledged in this run)",
             v.and_then(|v| v.found)
                 .map(thousands)
                 .unwrap_or_else(|| "an unknown number of".into()),
             report.db,
+            v.map(|v| v.tables.join(", ")).unwrap_or_default(),
             v.map(|v| thousands(v.expected)).unwrap_or_default(),
-            thousands(report.rows)
+            v.map(|v| thousands(v.expected - v.before))
+                .unwrap_or_default()
         )
         .into());
     }
@@ -94,6 +94,15 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         (_, true) => Some(Compression::Zstd),
         _ => None,
     };
+    if compression.is_some() && args.format == BenchFormat::Prom {
+        return Err("--format prom bodies are always snappy-compressed; drop --gzip/--zstd".into());
+    }
+    let encoding = match args.format {
+        BenchFormat::Lp => Encoding::LineProtocol,
+        BenchFormat::Msgpack => Encoding::MsgpackColumnar,
+        BenchFormat::Prom => Encoding::PromRemoteWrite,
+    };
+    let tables = encoding.tables();
     let endpoint = target::endpoint(
         args.target,
         &base,
@@ -107,25 +116,21 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         .build()?;
     target::prepare(&control, args.target, &base, &db).await?;
     let verify = args.target == BenchTarget::Strata && !args.no_verify;
-    let before = if verify {
-        match target::strata_count(&control, &base, &db, TABLE).await? {
-            Count::Rows(n) => n,
-            // Most often: the database does not exist yet.
-            Count::Refused(_) => 0,
+    let mut before = vec![0; tables.len()];
+    if verify {
+        for (n, table) in before.iter_mut().zip(&tables) {
+            // Refused most often means the table does not exist yet: 0 rows.
+            if let Count::Rows(rows) = target::strata_count(&control, &base, &db, table).await? {
+                *n = rows;
+            }
         }
-    } else {
-        0
-    };
+    }
 
     let workload = match args.workload {
         BenchWorkload::TsbsCpu => Workload::TsbsCpu {
             hosts: args.hosts as usize,
         },
         BenchWorkload::NewSeries => Workload::NewSeries,
-    };
-    let encoding = match args.format {
-        crate::cli::BenchFormat::Lp => Encoding::LineProtocol,
-        crate::cli::BenchFormat::Msgpack => Encoding::MsgpackColumnar,
     };
     let duration = match (args.duration, args.rows) {
         (None, None) => Some(DEFAULT_DURATION),
@@ -211,33 +216,7 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
     let _ = reporter.await;
 
     let verify = if verify {
-        let expected = before + tally.rows;
-        Some(
-            match target::strata_count(&control, &base, &db, TABLE).await {
-                Ok(Count::Rows(n)) => Verify {
-                    before,
-                    expected,
-                    found: Some(n),
-                    error: None,
-                    ok: n == expected,
-                },
-                // Nothing written and nothing there: consistent.
-                Ok(Count::Refused(e)) => Verify {
-                    before,
-                    expected,
-                    found: None,
-                    ok: expected == 0,
-                    error: Some(e),
-                },
-                Err(e) => Verify {
-                    before,
-                    expected,
-                    found: None,
-                    error: Some(e),
-                    ok: false,
-                },
-            },
-        )
+        Some(check(&control, &base, &db, &tables, &before, tally.rows).await)
     } else {
         None
     };
@@ -252,7 +231,9 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         },
         hosts: matches!(args.workload, BenchWorkload::TsbsCpu).then_some(args.hosts),
         format: args.format.name(),
-        compression: compression.map(Compression::header),
+        compression: compression
+            .map(Compression::header)
+            .or((args.format == BenchFormat::Prom).then_some("snappy")),
         batch: args.batch,
         conns: args.conns,
         rate: args.rate,
@@ -264,6 +245,7 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         repeated_rows: tally.repeated_rows,
         unsent,
         rows_per_s: tally.rows as f64 / secs,
+        values_per_s: (tally.rows * strata_bench::tsbs::FIELD_KEYS.len() as u64) as f64 / secs,
         mb_per_s: tally.wire_bytes as f64 / 1e6 / secs,
         raw_mb_per_s: tally.raw_bytes as f64 / 1e6 / secs,
         requests_per_s: tally.ok as f64 / secs,
@@ -277,6 +259,48 @@ async fn bench(args: &BenchWriteArgs) -> Result<Report, Box<dyn Error>> {
         verified: verify.as_ref().map(|v| v.ok),
         verify,
     })
+}
+
+/// Counts every table again: each must hold its rows from before plus one row
+/// per acknowledged row (a remote write row is one sample in each of 10
+/// tables).
+async fn check(
+    control: &reqwest::Client,
+    base: &reqwest::Url,
+    db: &str,
+    tables: &[String],
+    before: &[u64],
+    acknowledged: u64,
+) -> Verify {
+    let mut v = Verify {
+        tables: tables.to_vec(),
+        before: before.iter().sum(),
+        expected: before.iter().sum::<u64>() + acknowledged * tables.len() as u64,
+        found: Some(0),
+        error: None,
+        ok: true,
+    };
+    for (table, &had) in tables.iter().zip(before) {
+        let want = had + acknowledged;
+        match target::strata_count(control, base, db, table).await {
+            Ok(Count::Rows(n)) => {
+                v.found = v.found.map(|f| f + n);
+                v.ok &= n == want;
+            }
+            // Nothing written and nothing there: consistent.
+            Ok(Count::Refused(e)) => {
+                v.found = None;
+                v.ok &= want == 0;
+                v.error = Some(e);
+            }
+            Err(e) => {
+                v.found = None;
+                v.ok = false;
+                v.error = Some(e);
+            }
+        }
+    }
+    v
 }
 
 /// One connection's share of the run.

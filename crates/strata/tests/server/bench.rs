@@ -74,53 +74,94 @@ fn write_lp_and_msgpack_and_verify_every_row() {
     assert_eq!(j["verified"], true, "{j}");
 }
 
+/// `bench write --url <s> --json <args>` (arguments split on spaces), which
+/// must succeed: its summary.
+fn bench_ok(s: &Server, args: &str) -> Value {
+    let mut all = vec!["--url", &s.base, "--json"];
+    all.extend(args.split_whitespace());
+    let (ok, out, err) = bench(&all);
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    summary(&out, &err)
+}
+
 #[test]
 fn laps_and_new_series_never_repeat_a_series_time_pair() {
     let s = Server::start();
     // A 1-byte pool holds one body: requests 1.. are patched laps.
-    let (ok, out, err) = bench(&[
-        "--url",
-        &s.base,
-        "--db",
-        "laps",
-        "--rows",
-        "3000",
-        "--batch",
-        "500",
-        "--hosts",
-        "7",
-        "--pool-size",
-        "1",
-        "--json",
-    ]);
-    assert!(ok, "stdout: {out}\nstderr: {err}");
-    assert_eq!(summary(&out, &err)["pool"]["bodies"], 1);
+    let j = bench_ok(
+        &s,
+        "--db laps --rows 3000 --batch 500 --hosts 7 --pool-size 1",
+    );
+    assert_eq!(j["pool"]["bodies"], 1);
     let rows = s.sql(
         "laps",
         "SELECT count(*) AS n FROM (SELECT DISTINCT hostname, time FROM cpu)",
     );
     assert_eq!(rows[0]["n"], 3000);
 
-    let (ok, out, err) = bench(&[
-        "--url",
-        &s.base,
-        "--db",
-        "churn",
-        "--workload",
-        "new-series",
-        "--rows",
-        "3000",
-        "--batch",
-        "1000",
-        "--pool-size",
-        "1",
-        "--json",
-    ]);
-    assert!(ok, "stdout: {out}\nstderr: {err}");
-    let j = summary(&out, &err);
+    let j = bench_ok(
+        &s,
+        "--db churn --workload new-series --rows 3000 --batch 1000 --pool-size 1",
+    );
     assert_eq!(j["hosts"], Value::Null, "{j}");
     let rows = s.sql("churn", "SELECT count(DISTINCT hostname) AS h FROM cpu");
     assert_eq!(rows[0]["h"], 3000);
+}
+
+#[test]
+fn remote_write_laps_verify_every_metric_table() {
+    let s = Server::start();
+    // A pool of one body: requests 1.. are patched laps of a snappy body.
+    let j = bench_ok(
+        &s,
+        "--db pw --format prom --rows 1250 --batch 500 --hosts 7 --pool-size 1",
+    );
+    assert_eq!(j["pool"]["bodies"], 1, "{j}");
+    assert_eq!(j["compression"], "snappy", "{j}");
+    assert_eq!(j["repeated_rows"], 0, "{j}");
+    assert_eq!(j["verified"], true, "{j}");
+    assert_eq!(j["verify"]["found"], 12500, "{j}");
+    assert_eq!(j["verify"]["tables"].as_array().unwrap().len(), 10, "{j}");
+    let rows = s.sql(
+        "pw",
+        "SELECT count(*) AS n, count(DISTINCT hostname) AS h, min(time) AS t0 \
+         FROM (SELECT DISTINCT hostname, time FROM cpu_usage_guest_nice)",
+    );
+    assert_eq!(rows[0]["n"], 1250);
+    assert_eq!(rows[0]["h"], 7);
+    assert_eq!(rows[0]["t0"], "2016-01-01T00:00:00.000000000Z");
+    // The same field value as line protocol sends for the same row.
+    bench_ok(&s, "--db pw --rows 1 --hosts 7");
+    let rows = s.sql(
+        "pw",
+        "SELECT p.value = CAST(c.usage_idle AS DOUBLE) AS same FROM cpu c \
+         JOIN cpu_usage_idle p ON p.hostname = c.hostname AND p.time = c.time",
+    );
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["same"], true);
+
+    // New series: every row a new host, in every table; the human summary
+    // names the tables checked.
+    let mut args = vec!["--url", &s.base];
+    args.extend(
+        "--db pwn --format prom --workload new-series --rows 900 --batch 300 --pool-size 1"
+            .split_whitespace(),
+    );
+    let (ok, out, err) = bench(&args);
+    assert!(ok, "stdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains("in 10 tables cpu_usage_user..cpu_usage_guest_nice, each checked"),
+        "{out}"
+    );
+    let rows = s.sql(
+        "pwn",
+        "SELECT count(DISTINCT hostname) AS h FROM cpu_usage_user",
+    );
+    assert_eq!(rows[0]["h"], 900);
+    // Compression options do not apply.
+    let (ok, _, err) = bench(&["--url", &s.base, "--format", "prom", "--gzip"]);
+    assert!(!ok);
+    assert!(err.contains("always snappy-compressed"), "{err}");
 }
 
 #[test]
@@ -216,7 +257,8 @@ fn help_describes_every_option() {
         "influxdb1",
         "influxdb3",
         "arc",
-        "not generated yet",
+        "prom",
+        "cpu_usage_user",
     ] {
         assert!(
             text.contains(opt),
