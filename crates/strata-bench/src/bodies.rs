@@ -130,8 +130,9 @@ pub struct Sites {
 
 impl Sites {
     /// Rewrites `body` (a copy of the lap-0 body these sites were recorded for)
-    /// as moved on by `shift`. Timestamps past year 2286 (more than 19 digits)
-    /// and host numbers past 10 digits wrap; a run never gets there.
+    /// as moved on by `shift`. Timestamps past year 2286 (more than 19 digits;
+    /// remote write: past 2109, more than 42 bits) and host numbers past 10
+    /// digits wrap; a run never gets there.
     pub fn patch(&self, body: &mut [u8], shift: Shift) {
         for &(at, t) in &self.times {
             let at = at as usize;
@@ -155,6 +156,11 @@ impl Sites {
             let at = at as usize;
             write_digits(&mut body[at..at + HOST_DIGITS], h.wrapping_add(shift.hosts));
         }
+    }
+
+    /// Memory the sites take.
+    pub fn heap_bytes(&self) -> usize {
+        (self.times.len() + self.hosts.len()) * 16
     }
 
     /// Whether a lap changes anything (an empty body has nothing to patch).

@@ -38,6 +38,7 @@ pub fn compress(raw: &[u8], protected: &[(usize, usize)]) -> (Vec<u8>, Vec<usize
             start >= prev_end,
             "protected ranges must be sorted and apart"
         );
+        assert!(len > 0, "protected ranges must not be empty");
         guarded[start..start + len].fill(true);
         prev_end = start + len;
     }
@@ -179,7 +180,24 @@ mod tests {
             assert_eq!(decompress(&compress(&raw[..len], &[]).0), &raw[..len]);
             let (c, moved) = compress(&raw[..len], &[(0, len)]);
             assert_eq!(&c[moved[0]..], &raw[..len]);
+            assert_eq!(decompress(&c), &raw[..len]);
         }
+    }
+
+    #[test]
+    fn long_and_far_matches() {
+        // A 1,000-byte run repeated: copies longer than 64 bytes are split.
+        let block: Vec<u8> = (0..1000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let raw = [block.clone(), block.clone()].concat();
+        let (c, _) = compress(&raw, &[]);
+        assert!(c.len() < 1200, "{}", c.len());
+        assert_eq!(decompress(&c), raw);
+        // The same block 70,000 bytes later is past a copy-2 offset: sent as
+        // a literal again, still decompressing right.
+        let mut far = block.clone();
+        far.extend((0..70_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8));
+        far.extend(&block);
+        assert_eq!(decompress(&compress(&far, &[]).0), far);
     }
 
     fn body_and_sites() -> impl Strategy<Value = (Vec<u8>, Vec<(usize, usize)>)> {

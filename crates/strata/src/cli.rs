@@ -238,7 +238,7 @@ pub(crate) enum BenchCommand {
     /// Measure end-to-end ingest: write requests against a running server.
     ///
     /// Every request body is encoded before the clock starts: a pool of distinct
-    /// bodies (at most --pool-size of uncompressed bytes) is sent in turn, and when
+    /// bodies (at most --pool-size bytes) is sent in turn, and when
     /// a run outlasts the pool each further pass over it ("lap") moves every
     /// timestamp on (and, for new-series, every host number), patched in place, so
     /// no (series, time) pair is ever written twice. Compressed bodies cannot be
@@ -370,7 +370,7 @@ pub(crate) struct BenchWriteArgs {
     #[arg(long, value_enum, default_value_t)]
     pub(crate) workload: BenchWorkload,
 
-    /// Hosts, i.e. series, of tsbs-cpu.
+    /// Hosts of tsbs-cpu: series in lp and msgpack, 10 series each in prom.
     #[arg(long, value_name = "N", default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..))]
     pub(crate) hosts: u32,
 
@@ -408,13 +408,14 @@ pub(crate) struct BenchWriteArgs {
     #[arg(long, conflicts_with = "zstd")]
     pub(crate) gzip: bool,
 
-    /// Send zstd-compressed bodies (Content-Encoding: zstd, level 3).
+    /// Send zstd-compressed bodies (Content-Encoding: zstd, level 3). Not with
+    /// --format prom, whose bodies are snappy.
     #[arg(long)]
     pub(crate) zstd: bool,
 
-    /// Uncompressed bytes of pre-encoded bodies to hold; bounds the pool's
-    /// memory (compressed pools hold less) and the encoding time before the run.
-    /// Prom bodies count as sent (snappy-compressed).
+    /// Bytes of pre-encoded bodies to hold, counted before --gzip/--zstd (prom
+    /// bodies as sent, snappy-compressed) plus 16 bytes per patched timestamp or
+    /// host name; bounds the pool's memory and the encoding time before the run.
     #[arg(long, value_name = "SIZE", default_value = "256MiB", value_parser = crate::size::parse_size)]
     pub(crate) pool_size: usize,
 

@@ -271,6 +271,46 @@ fn strings_are_judged_alone_within_valid_series_bytes() {
     assert!(oracle(&b).is_some());
 }
 
+/// Labels after the series' first byte that is not UTF-8 (here an unknown
+/// bytes field) are checked one by one: a valid one is kept, and one that runs
+/// from inside the valid bytes across their end is refused at its start.
+#[test]
+fn labels_past_the_valid_run_are_checked_alone() {
+    let label = |name: &[u8], value: &[u8]| {
+        let mut l = vec![0x0a, name.len() as u8];
+        l.extend(name);
+        l.extend([0x12, value.len() as u8]);
+        l.extend(value);
+        let mut f = vec![0x0a, l.len() as u8];
+        f.extend(l);
+        f
+    };
+    let request = |series: Vec<u8>| {
+        let mut b = vec![0x0a, series.len() as u8];
+        b.extend(series);
+        b
+    };
+    let sample = [0x12, 0x02, 0x10, 0x01];
+    let mut series = label(b"__name__", b"m");
+    series.extend([0x2a, 0x01, 0xff]); // field 5 (unknown), one byte 0xff
+    series.extend(label(b"a", b"b"));
+    series.extend(sample);
+    let p = decode(&request(series), &opts()).unwrap();
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(tags(col(table(&p, "m"), "a")), vec![Some("b".to_owned())]);
+    // "a\xc3" then the value's key: the run ends before 0xc3.
+    let mut series = label(b"__name__", b"m");
+    series.extend(label(b"a\xc3", b"b"));
+    series.extend(sample);
+    let b = request(series);
+    let at = b.iter().position(|&x| x == 0xc3).unwrap() - 1;
+    assert_eq!(
+        decode(&b, &opts()).unwrap_err(),
+        Error::NotUtf8 { offset: at }
+    );
+    assert!(oracle(&b).is_none());
+}
+
 /// The rows a request should give, computed directly from its messages:
 /// (table, labels without the name and empty values, time, value bits).
 type Expected = Vec<(String, BTreeMap<String, String>, i64, u64)>;

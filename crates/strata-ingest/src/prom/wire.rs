@@ -84,7 +84,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    #[cold]
+    #[inline(never)]
     fn varint_long(&mut self) -> Result<u64, Error> {
         let mut v = 0u64;
         for i in 0..10 {
@@ -173,6 +173,9 @@ impl<'a> Reader<'a> {
     /// times cheaper than one per string.
     #[inline]
     pub(super) fn utf8_prefix(&self) -> Utf8Prefix<'a> {
+        // A series' sample usually ends the valid run (its timestamp varint has
+        // bytes above 0x7f), and then the run is validated twice; that still
+        // measured 9% faster than `utf8_chunks` (benches/prom.rs).
         let valid = match std::str::from_utf8(self.buf) {
             Ok(text) => text,
             Err(e) => std::str::from_utf8(&self.buf[..e.valid_up_to()]).unwrap_or_default(),

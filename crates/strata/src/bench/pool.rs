@@ -1,7 +1,8 @@
 //! The pool of pre-encoded request bodies of `strata bench write`.
 //!
-//! Choice: a pool of at most `--pool-size` uncompressed bytes, encoded (and
-//! compressed) on every core before the clock starts. A run that needs more
+//! Choice: a pool of at most `--pool-size` bytes (bodies before gzip/zstd,
+//! remote write bodies as sent, plus the offsets of their patch sites), encoded
+//! (and compressed) on every core before the clock starts. A run that needs more
 //! requests than the pool holds goes round it again; each lap is the pool's bytes
 //! patched in place by `strata_bench::bodies::Sites` (timestamps moved on by the
 //! pool's time span, new-series host numbers by its row count), so the data keeps
@@ -100,7 +101,7 @@ impl Pool {
         let total_requests = spec.total_rows.map(|r| r.div_ceil(batch as u64));
         // The size of one body decides how many the budget holds.
         let first = spec.encoder.encode(0, batch);
-        let per_body = first.body.len().max(1);
+        let per_body = (first.body.len() + first.sites.heap_bytes()).max(1);
         let mut count = (spec.budget / per_body).max(1) as u64;
         if let Some(t) = total_requests {
             count = count.min(t);
@@ -247,7 +248,8 @@ mod tests {
     #[test]
     fn laps_continue_time_and_the_tail_is_short() {
         // 25 rows: 3 requests (10, 10, 5); a budget of ~2 bodies makes a lap.
-        let one = spec(None, 0, None).encoder.encode(0, 10).body.len();
+        let t = spec(None, 0, None).encoder.encode(0, 10);
+        let one = t.body.len() + t.sites.heap_bytes();
         let pool = Pool::build(spec(Some(25), one * 2 + 1, None)).unwrap();
         assert_eq!(pool.len(), 2);
         assert_eq!(pool.total_requests(), Some(3));

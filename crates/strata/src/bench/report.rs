@@ -205,31 +205,68 @@ pub(crate) struct PoolInfo {
 /// The row count check after a Strata run.
 #[derive(Debug, Serialize)]
 pub(crate) struct Verify {
-    /// The tables counted (one, `cpu`, except for remote write).
-    pub(crate) tables: Vec<String>,
+    /// Each table counted (one, `cpu`, except for remote write's 10).
+    pub(crate) tables: Vec<TableCount>,
     /// Rows in the tables before the run (0 for a table that did not exist).
     pub(crate) before: u64,
     /// `before` plus the acknowledged rows, once per table.
     pub(crate) expected: u64,
     /// Rows the server holds in the tables after the run, when it answered.
-    /// `ok` also requires every table's own count to be right.
     pub(crate) found: Option<u64>,
     /// Why `found` is missing.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) error: Option<String>,
+    /// Every table holds exactly what it should.
     pub(crate) ok: bool,
 }
 
+/// One table's part of the check.
+#[derive(Debug, Serialize)]
+pub(crate) struct TableCount {
+    pub(crate) table: String,
+    pub(crate) before: u64,
+    pub(crate) expected: u64,
+    /// Null when the server gave no count.
+    pub(crate) found: Option<u64>,
+}
+
 impl Verify {
-    /// Which tables, when more than one was counted.
-    fn tables_note(&self) -> String {
+    /// What the acknowledged rows add: `N acknowledged`, or with several
+    /// tables `N acknowledged x T tables (first..last)`.
+    pub(crate) fn added(&self) -> String {
+        let added = self.expected - self.before;
         match self.tables.as_slice() {
             [first, .., last] => format!(
-                " in {} tables {first}..{last}, each checked",
-                self.tables.len()
+                "{} acknowledged x {} tables {}..{}",
+                thousands(added / self.tables.len() as u64),
+                self.tables.len(),
+                first.table,
+                last.table
             ),
-            _ => String::new(),
+            _ => format!("{} acknowledged", thousands(added)),
         }
+    }
+
+    /// The tables whose count is wrong, for a failed check of several.
+    pub(crate) fn wrong_tables(&self) -> String {
+        if self.tables.len() < 2 {
+            return String::new();
+        }
+        let wrong: Vec<String> = self
+            .tables
+            .iter()
+            .filter(|t| t.found != Some(t.expected))
+            .map(|t| match t.found {
+                Some(n) => format!(
+                    "{} holds {} of {}",
+                    t.table,
+                    thousands(n),
+                    thousands(t.expected)
+                ),
+                None => format!("{} gave no count", t.table),
+            })
+            .collect();
+        format!("; {}", wrong.join(", "))
     }
 }
 
@@ -406,11 +443,10 @@ impl Report {
             Some(v) if v.ok => {
                 let _ = writeln!(
                     o,
-                    "  verify    ok: the server holds {} rows = {} before + {} acknowledged{}",
+                    "  verify    ok: the server holds {} rows = {} before + {}",
                     thousands(v.expected),
                     thousands(v.before),
-                    thousands(v.expected - v.before),
-                    v.tables_note()
+                    v.added()
                 );
             }
             Some(v) => {
@@ -421,11 +457,11 @@ impl Report {
                 };
                 let _ = writeln!(
                     o,
-                    "  verify    MISMATCH: the server holds {found}, expected {} ({} before + {} acknowledged){}",
+                    "  verify    MISMATCH: the server holds {found}, expected {} ({} before + {}){}",
                     thousands(v.expected),
                     thousands(v.before),
-                    thousands(v.expected - v.before),
-                    v.tables_note()
+                    v.added(),
+                    v.wrong_tables()
                 );
             }
         }
@@ -436,6 +472,43 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_failed_check_of_several_tables_names_the_wrong_ones() {
+        let count = |table: &str, found| TableCount {
+            table: table.into(),
+            before: 10,
+            expected: 1010,
+            found,
+        };
+        let v = Verify {
+            tables: vec![
+                count("cpu_a", Some(1010)),
+                count("cpu_b", Some(1009)),
+                count("cpu_c", None),
+            ],
+            before: 30,
+            expected: 3030,
+            found: None,
+            error: Some("gone".into()),
+            ok: false,
+        };
+        assert_eq!(v.added(), "1,000 acknowledged x 3 tables cpu_a..cpu_c");
+        assert_eq!(
+            v.wrong_tables(),
+            "; cpu_b holds 1,009 of 1,010, cpu_c gave no count"
+        );
+        let one = Verify {
+            tables: vec![count("cpu", Some(1009))],
+            before: 10,
+            expected: 1010,
+            found: Some(1009),
+            error: None,
+            ok: false,
+        };
+        assert_eq!(one.added(), "1,000 acknowledged");
+        assert_eq!(one.wrong_tables(), "");
+    }
 
     #[test]
     fn thousands_separators() {

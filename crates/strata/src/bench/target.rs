@@ -79,10 +79,10 @@ pub(crate) fn endpoint(
                 "--target {} does not accept --format {}; use --format {}",
                 target.name(),
                 format.name(),
-                if matches!(target, Influxdb1 | Victoriametrics) {
-                    "lp or prom"
-                } else {
-                    "lp"
+                match target {
+                    Influxdb1 | Victoriametrics => "lp or prom",
+                    Arc => "lp or msgpack",
+                    _ => "lp",
                 }
             ));
         }
@@ -349,7 +349,7 @@ mod tests {
         assert_eq!(e.url.as_str(), "http://127.0.0.1:8181/api/v1/write");
         let e = prom(BenchTarget::Arc).unwrap_err();
         assert!(
-            e.contains("does not accept --format prom; use --format lp"),
+            e.contains("does not accept --format prom; use --format lp or msgpack"),
             "{e}"
         );
     }

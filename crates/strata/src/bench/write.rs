@@ -12,7 +12,7 @@
 
 use super::pool::{Compression, Pool, PoolSpec};
 use super::progress::{self, Goal, Label, Live};
-use super::report::{self, Latency, PoolInfo, Report, Tally, Verify, thousands};
+use super::report::{self, Latency, PoolInfo, Report, TableCount, Tally, Verify, thousands};
 use super::target::{self, Count, Endpoint};
 use crate::cli::{BenchFormat, BenchTarget, BenchWorkload, BenchWriteArgs};
 use std::error::Error;
@@ -34,15 +34,14 @@ pub(crate) fn run(args: BenchWriteArgs) -> Result<(), Box<dyn Error>> {
     if report.verified == Some(false) {
         let v = report.verify.as_ref();
         return Err(format!(
-            "VERIFICATION FAILED: the server holds {} rows in {:?}.{}, expected {} ({} acknowledged in this run)",
+            "VERIFICATION FAILED: the server holds {} rows in database {:?}, expected {} ({}){}",
             v.and_then(|v| v.found)
                 .map(thousands)
                 .unwrap_or_else(|| "an unknown number of".into()),
             report.db,
-            v.map(|v| v.tables.join(", ")).unwrap_or_default(),
             v.map(|v| thousands(v.expected)).unwrap_or_default(),
-            v.map(|v| thousands(v.expected - v.before))
-                .unwrap_or_default()
+            v.map(Verify::added).unwrap_or_default(),
+            v.map(Verify::wrong_tables).unwrap_or_default(),
         )
         .into());
     }
@@ -273,7 +272,7 @@ async fn check(
     acknowledged: u64,
 ) -> Verify {
     let mut v = Verify {
-        tables: tables.to_vec(),
+        tables: Vec::with_capacity(tables.len()),
         before: before.iter().sum(),
         expected: before.iter().sum::<u64>() + acknowledged * tables.len() as u64,
         found: Some(0),
@@ -281,24 +280,29 @@ async fn check(
         ok: true,
     };
     for (table, &had) in tables.iter().zip(before) {
-        let want = had + acknowledged;
-        match target::strata_count(control, base, db, table).await {
-            Ok(Count::Rows(n)) => {
-                v.found = v.found.map(|f| f + n);
-                v.ok &= n == want;
-            }
+        let expected = had + acknowledged;
+        let found = match target::strata_count(control, base, db, table).await {
+            Ok(Count::Rows(n)) => Some(n),
             // Nothing written and nothing there: consistent.
             Ok(Count::Refused(e)) => {
-                v.found = None;
-                v.ok &= want == 0;
+                v.ok &= expected == 0;
                 v.error = Some(e);
+                None
             }
             Err(e) => {
-                v.found = None;
                 v.ok = false;
                 v.error = Some(e);
+                None
             }
-        }
+        };
+        v.ok &= found.is_none_or(|n| n == expected);
+        v.found = v.found.zip(found).map(|(a, b)| a + b);
+        v.tables.push(TableCount {
+            table: table.clone(),
+            before: had,
+            expected,
+            found,
+        });
     }
     v
 }

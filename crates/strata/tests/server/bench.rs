@@ -150,7 +150,9 @@ fn remote_write_laps_verify_every_metric_table() {
     let (ok, out, err) = bench(&args);
     assert!(ok, "stdout: {out}\nstderr: {err}");
     assert!(
-        out.contains("in 10 tables cpu_usage_user..cpu_usage_guest_nice, each checked"),
+        out.contains(
+            "= 0 before + 900 acknowledged x 10 tables cpu_usage_user..cpu_usage_guest_nice"
+        ),
         "{out}"
     );
     let rows = s.sql(
