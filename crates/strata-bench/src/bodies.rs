@@ -23,6 +23,7 @@
 //!   literal;
 //! - new-series host names are `host_` plus exactly [`HOST_DIGITS`] digits.
 
+use crate::snappy::write_varint;
 use crate::tsbs::{FIELD_KEYS, INTERVAL_NS, MEASUREMENT, Rng, START_NS, TAG_KEYS, host_tags};
 use std::fmt::Write as _;
 
@@ -134,6 +135,8 @@ impl Sites {
     /// remote write: past 2109, more than 42 bits) and host numbers past 10
     /// digits wrap; a run never gets there.
     pub fn patch(&self, body: &mut [u8], shift: Shift) {
+        // Every lap shift is whole milliseconds.
+        let shift_ms = shift.time_ns / NS_PER_MS;
         for &(at, t) in &self.times {
             let at = at as usize;
             match self.encoding {
@@ -144,10 +147,10 @@ impl Sites {
                 Some(Encoding::MsgpackColumnar) => {
                     body[at..at + 8].copy_from_slice(&t.wrapping_add(shift.time_ns).to_be_bytes())
                 }
-                // Recorded in milliseconds; every lap shift is whole milliseconds.
+                // Recorded in milliseconds.
                 Some(Encoding::PromRemoteWrite) => write_varint_fixed(
                     &mut body[at..at + PROM_TIME_BYTES],
-                    t.wrapping_add(shift.time_ns / NS_PER_MS) as u64,
+                    t.wrapping_add(shift_ms) as u64,
                 ),
                 None => {}
             }
@@ -396,20 +399,11 @@ fn msgpack_columnar(src: &RowSource) -> Encoded {
     (b, times, hosts)
 }
 
-/// A protobuf varint.
-fn varint(out: &mut Vec<u8>, mut v: usize) {
-    while v >= 0x80 {
-        out.push((v as u8) | 0x80);
-        v >>= 7;
-    }
-    out.push(v as u8);
-}
-
 /// A length-delimited field `tag` holding `parts` back to back; returns where
 /// the last part starts in `out`.
 fn delimited(out: &mut Vec<u8>, tag: u8, parts: &[&[u8]]) -> usize {
     out.push(tag);
-    varint(out, parts.iter().map(|p| p.len()).sum());
+    write_varint(out, parts.iter().map(|p| p.len()).sum::<usize>() as u64);
     let mut last = out.len();
     for p in parts {
         last = out.len();
@@ -425,7 +419,7 @@ fn label(out: &mut Vec<u8>, name: &str, value: &[&[u8]]) -> usize {
     let mut len = 2 + name.len() + value_len;
     len += varint_len(name.len()) + varint_len(value_len);
     out.push(0x0a);
-    varint(out, len);
+    write_varint(out, len as u64);
     delimited(out, 0x0a, &[name.as_bytes()]);
     let start = out.len() + 1 + varint_len(value_len);
     delimited(out, 0x12, value);

@@ -95,7 +95,8 @@ fn hash(four: &[u8]) -> usize {
     (v.wrapping_mul(0x1e35_a7bd) >> (32 - HASH_BITS)) as usize
 }
 
-fn write_varint(out: &mut Vec<u8>, mut v: u64) {
+/// A varint (snappy's length preamble; protobuf's too).
+pub(crate) fn write_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push((v as u8) | 0x80);
         v >>= 7;

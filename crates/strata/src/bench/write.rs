@@ -271,40 +271,40 @@ async fn check(
     before: &[u64],
     acknowledged: u64,
 ) -> Verify {
-    let mut v = Verify {
-        tables: Vec::with_capacity(tables.len()),
-        before: before.iter().sum(),
-        expected: before.iter().sum::<u64>() + acknowledged * tables.len() as u64,
-        found: Some(0),
-        error: None,
-        ok: true,
-    };
+    let mut counts = Vec::with_capacity(tables.len());
+    let (mut ok, mut error) = (true, None);
     for (table, &had) in tables.iter().zip(before) {
         let expected = had + acknowledged;
         let found = match target::strata_count(control, base, db, table).await {
             Ok(Count::Rows(n)) => Some(n),
             // Nothing written and nothing there: consistent.
             Ok(Count::Refused(e)) => {
-                v.ok &= expected == 0;
-                v.error = Some(e);
+                ok &= expected == 0;
+                error = Some(e);
                 None
             }
             Err(e) => {
-                v.ok = false;
-                v.error = Some(e);
+                ok = false;
+                error = Some(e);
                 None
             }
         };
-        v.ok &= found.is_none_or(|n| n == expected);
-        v.found = v.found.zip(found).map(|(a, b)| a + b);
-        v.tables.push(TableCount {
+        ok &= found.is_none_or(|n| n == expected);
+        counts.push(TableCount {
             table: table.clone(),
             before: had,
             expected,
             found,
         });
     }
-    v
+    Verify {
+        before: counts.iter().map(|t| t.before).sum(),
+        expected: counts.iter().map(|t| t.expected).sum(),
+        found: counts.iter().map(|t| t.found).sum(),
+        tables: counts,
+        error,
+        ok,
+    }
 }
 
 /// One connection's share of the run.
