@@ -32,16 +32,23 @@ use std::time::Duration;
 
 /// Default budget of the Parquet metadata cache.
 pub const DEFAULT_METADATA_CACHE_BYTES: usize = 64 << 20;
+pub use crate::point::pages::DEFAULT_PAGE_CACHE_BYTES;
 /// Default budget of the byte-range (column chunk) cache.
 pub const DEFAULT_CHUNK_CACHE_BYTES: usize = 256 << 20;
 
-/// Byte budgets of the query caches; 0 turns a cache off.
+/// Byte budgets of the query caches (0 turns a cache off), and the point-read
+/// path that skips planning for lookups of one series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheConfig {
     /// Parquet footers and page indexes.
     pub metadata_bytes: usize,
     /// Byte ranges of Parquet files.
     pub chunk_bytes: usize,
+    /// Decoded Parquet pages of point reads (`crate::point::pages`).
+    pub page_bytes: usize,
+    /// Whether statements of the point shape are answered without DataFusion
+    /// (`crate::point`); on by default.
+    pub point_reads: bool,
 }
 
 impl Default for CacheConfig {
@@ -49,6 +56,8 @@ impl Default for CacheConfig {
         Self {
             metadata_bytes: DEFAULT_METADATA_CACHE_BYTES,
             chunk_bytes: DEFAULT_CHUNK_CACHE_BYTES,
+            page_bytes: crate::point::pages::DEFAULT_PAGE_CACHE_BYTES,
+            point_reads: true,
         }
     }
 }
@@ -72,6 +81,18 @@ pub struct CacheStats {
     pub chunk_bytes: u64,
     /// Budget of the byte-range cache.
     pub chunk_capacity_bytes: u64,
+    /// Queries answered by a point read (no DataFusion plan).
+    pub point_reads: u64,
+    /// Point reads of a file's pages answered from the decoded-page cache.
+    pub page_hits: u64,
+    /// Point reads of a file's pages that decoded them.
+    pub page_misses: u64,
+    /// Decoded batches held.
+    pub page_entries: u64,
+    /// Bytes held by the decoded-page cache.
+    pub page_bytes: u64,
+    /// Budget of the decoded-page cache.
+    pub page_capacity_bytes: u64,
 }
 
 /// DataFusion's metadata cache with hit and miss counters.
@@ -421,6 +442,12 @@ impl ObjectStore for ChunkCachingStore {
 /// Snapshot of both caches' counters.
 pub(crate) fn stats(metadata: &CountingMetadataCache, chunks: &ChunkCache) -> CacheStats {
     CacheStats {
+        point_reads: 0,
+        page_hits: 0,
+        page_misses: 0,
+        page_entries: 0,
+        page_bytes: 0,
+        page_capacity_bytes: 0,
         metadata_hits: metadata.hits.load(Ordering::Relaxed),
         metadata_misses: metadata.misses.load(Ordering::Relaxed),
         metadata_entries: metadata.len() as u64,

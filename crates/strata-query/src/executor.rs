@@ -12,6 +12,9 @@ use crate::cache::{
 };
 use crate::error::QueryError;
 use crate::limits::QueryLimits;
+use crate::point::pages::PageCache;
+use crate::point::read::{Caps, Sources};
+use crate::point::{PointQuery, Resolved};
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
 use crate::runtime::QueryRuntime;
 use crate::scan_info::ExplainScans;
@@ -19,20 +22,25 @@ use crate::scan_order::KeepDeclaredScanOrder;
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::catalog::{CatalogProvider, MemoryCatalogProvider};
 use datafusion::common::{ParamValues, TableReference};
+use datafusion::config::SqlParserOptions;
 use datafusion::dataframe::DataFrame;
 use datafusion::error::DataFusionError;
 use datafusion::execution::SendableRecordBatchStream;
 use datafusion::execution::cache::Cache;
 use datafusion::execution::cache::cache_manager::{CacheManagerConfig, FileMetadataCache};
-use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext, SessionState};
+use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::object_store::ObjectStoreUrl;
 use datafusion::execution::object_store::{DefaultObjectStoreRegistry, ObjectStoreRegistry};
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::sql::parser::Statement as DFStatement;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::sql::parser::{DFParserBuilder, Statement as DFStatement};
+use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use object_store::ObjectStore;
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use strata_storage::Engine;
 use strata_storage::catalog::DatabaseSchema;
 
@@ -55,6 +63,17 @@ pub struct QueryExecutor {
     metadata_cache: Arc<CountingMetadataCache>,
     /// Recently read byte ranges of Parquet files, behind the registered store.
     chunk_cache: Arc<ChunkCache>,
+    /// The registered store (the engine's, behind the byte-range cache), for
+    /// point reads; `None` for an engine without one.
+    store: Option<Arc<dyn ObjectStore>>,
+    /// Decoded Parquet pages of point reads.
+    page_cache: Arc<PageCache>,
+    /// Whether statements of the point shape skip DataFusion ([`crate::point`]).
+    point_reads: bool,
+    /// Queries answered by a point read.
+    point_read_count: Arc<AtomicU64>,
+    /// Rows a point read may decode before the query goes to DataFusion.
+    point_read_max_rows: usize,
     limits: QueryLimits,
     /// Where plans execute, apart from the server's request handling.
     runtime: Arc<QueryRuntime>,
@@ -97,10 +116,26 @@ fn refused(e: DataFusionError) -> QueryError {
     }
 }
 
-/// `sql` as one statement, in the session's SQL dialect.
-fn parse(state: &SessionState, sql: &str) -> Result<DFStatement, QueryError> {
-    let dialect = state.config().options().sql_parser.dialect;
-    Ok(state.sql_to_statement(sql, &dialect)?)
+/// `sql` as one statement, as `SessionState::sql_to_statement` parses it with
+/// the parser options every session here has (the defaults): parsed before a
+/// session exists, so a point read never builds one.
+pub(crate) fn parse_sql(sql: &str) -> Result<DFStatement, QueryError> {
+    let options = SqlParserOptions::default();
+    let dialect = dialect_from_str(options.dialect)
+        .ok_or_else(|| QueryError::Plan(format!("unsupported SQL dialect {}", options.dialect)))?;
+    let mut statements = DFParserBuilder::new(sql)
+        .with_dialect(dialect.as_ref())
+        .with_recursion_limit(options.recursion_limit.get())
+        .build()?
+        .parse_statements()?;
+    if statements.len() > 1 {
+        return Err(QueryError::Plan(
+            "only one SQL statement per query is supported".into(),
+        ));
+    }
+    statements
+        .pop_front()
+        .ok_or_else(|| QueryError::Plan("no SQL statement was provided in the query".into()))
 }
 
 /// The same steps as `SessionContext::sql_with_options`, from a parsed
@@ -153,11 +188,16 @@ impl QueryExecutor {
             .unwrap_or(1);
         let stores = Arc::new(DefaultObjectStoreRegistry::new());
         let chunk_cache = Arc::new(ChunkCache::new(caches.chunk_bytes));
-        if let Some(store) = engine.object_store()
+        let mut store = None;
+        if let Some(engine_store) = engine.object_store()
             && let Ok(url) = ObjectStoreUrl::parse(OBJECT_STORE_URL)
         {
-            let cached = ChunkCachingStore::new(Arc::clone(store), Arc::clone(&chunk_cache));
-            stores.register_store(url.as_ref(), Arc::new(cached));
+            let cached: Arc<dyn ObjectStore> = Arc::new(ChunkCachingStore::new(
+                Arc::clone(engine_store),
+                Arc::clone(&chunk_cache),
+            ));
+            stores.register_store(url.as_ref(), Arc::clone(&cached));
+            store = Some(cached);
         }
         let metadata_cache = Arc::new(CountingMetadataCache::new(caches.metadata_bytes));
         Ok(Self {
@@ -167,13 +207,32 @@ impl QueryExecutor {
             stores,
             metadata_cache,
             chunk_cache,
+            store,
+            page_cache: Arc::new(PageCache::new(caches.page_bytes)),
+            point_reads: caches.point_reads,
+            point_read_count: Arc::new(AtomicU64::new(0)),
+            point_read_max_rows: crate::point::read::MAX_POINT_ROWS,
             limits,
         })
     }
 
+    /// Caps the rows a point read may decode (tests of the fallback).
+    #[cfg(test)]
+    pub(crate) fn set_point_read_max_rows(&mut self, rows: usize) {
+        self.point_read_max_rows = rows;
+    }
+
     /// Hit and miss counters and sizes of the query caches.
     pub fn cache_stats(&self) -> CacheStats {
-        cache::stats(&self.metadata_cache, &self.chunk_cache)
+        let mut stats = cache::stats(&self.metadata_cache, &self.chunk_cache);
+        stats.point_reads = self.point_read_count.load(Ordering::Relaxed);
+        let pages = self.page_cache.stats();
+        stats.page_hits = pages.hits;
+        stats.page_misses = pages.misses;
+        stats.page_entries = pages.entries;
+        stats.page_bytes = pages.bytes;
+        stats.page_capacity_bytes = pages.capacity;
+        stats
     }
 
     /// A session whose catalog `public` has no schema yet (the caller registers
@@ -267,10 +326,15 @@ impl QueryExecutor {
         params: Option<ParamValues>,
     ) -> Result<QueryStream, QueryError> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
+        let statement = parse_sql(sql)?;
+        if params.is_none()
+            && self.point_reads
+            && let Some(q) = PointQuery::recognise(&statement)
+            && let Some(answer) = self.point_read(db, &q, deadline).await?
+        {
+            return Ok(answer);
+        }
         let ctx = self.context(db)?;
-        // Parsed under the session's lock: `ctx.state()` would clone the whole
-        // state, and `plan` takes its own copy anyway.
-        let statement = parse(&ctx.state_ref().read(), sql)?;
         let df = plan(&ctx, statement).await?;
         let df = match params {
             Some(p) => df.with_param_values(p)?,
@@ -298,7 +362,7 @@ impl QueryExecutor {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let (ctx, catalog) = self.session()?;
         let state = ctx.state();
-        let statement = parse(&state, sql)?;
+        let statement = parse_sql(sql)?;
         let mut needs_default = false;
         let mut named = BTreeSet::new();
         for r in state.resolve_table_references(&statement)? {
@@ -349,6 +413,62 @@ impl QueryExecutor {
         }
         let df = plan(&ctx, statement).await?;
         self.start(df, deadline).await
+    }
+
+    /// Answers `q` by a point read, or `None` when it is not one after all
+    /// (see [`crate::point`]).
+    async fn point_read(
+        &self,
+        db: &str,
+        q: &PointQuery,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<QueryStream>, QueryError> {
+        let snapshot = self.engine.catalog().snapshot();
+        let Some(database) = snapshot.database(db) else {
+            return Ok(None);
+        };
+        let Some(table) = database.table(&q.table) else {
+            return Ok(None);
+        };
+        let Some(resolved) = Resolved::new(q, table.arrow_schema()) else {
+            return Ok(None);
+        };
+        let ids = (database.id(), table.id());
+        let engine = Arc::clone(&self.engine);
+        let sources = Sources {
+            store: self.store.clone(),
+            metadata: Arc::clone(&self.metadata_cache) as Arc<FileMetadataCache>,
+            pages: Arc::clone(&self.page_cache),
+        };
+        let (order_desc, limit) = (q.order_desc, q.limit);
+        let caps = Caps {
+            rows: self.point_read_max_rows,
+            bytes: self.limits.memory_bytes,
+        };
+        let work = async move {
+            let Some(batches) =
+                crate::point::read::read(&engine, &sources, ids, &resolved, caps).await?
+            else {
+                return Ok(None);
+            };
+            let batches =
+                crate::point::read::order_and_limit(&resolved, batches, order_desc, limit)?;
+            Ok::<_, QueryError>(Some((Arc::clone(&resolved.output), batches)))
+        };
+        let answer = tokio::time::timeout_at(deadline, self.runtime.run(work))
+            .await
+            .map_err(|_| QueryError::from(self.limits.timed_out()))?
+            .map_err(QueryError::from)??;
+        let Some((schema, batches)) = answer else {
+            return Ok(None);
+        };
+        self.point_read_count.fetch_add(1, Ordering::Relaxed);
+        let stream: SendableRecordBatchStream = Box::pin(RecordBatchStreamAdapter::new(
+            Arc::clone(&schema),
+            futures::stream::iter(batches.into_iter().map(Ok)),
+        ));
+        let stream = self.limits.enforce(Arc::clone(&schema), deadline, stream);
+        Ok(Some(QueryStream { schema, stream }))
     }
 
     /// Starts executing `df`, under the limits.

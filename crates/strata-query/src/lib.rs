@@ -11,6 +11,7 @@ mod functions;
 mod last_rows;
 mod limits;
 mod params;
+mod point;
 mod provider;
 mod pruning;
 mod runtime;

@@ -45,7 +45,7 @@ impl QueryLimits {
         e
     }
 
-    fn timed_out(&self) -> DataFusionError {
+    pub(crate) fn timed_out(&self) -> DataFusionError {
         DataFusionError::ResourcesExhausted(format!(
             "the query ran longer than its time limit of {:?} (--query-timeout); narrow the time range or aggregate more",
             self.timeout

@@ -46,6 +46,30 @@ impl QueryRuntime {
         })
     }
 
+    /// Runs `work` on this runtime and returns its output; a panic in it is an
+    /// error. Dropping the returned future (the client left, the time limit
+    /// passed) aborts `work` at its next await.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl Future<Output = T> + Send + 'static,
+    ) -> Result<T> {
+        let Some(runtime) = &self.runtime else {
+            return Err(DataFusionError::Execution(
+                "the query runtime is shut down".into(),
+            ));
+        };
+        struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+        impl<T> Drop for AbortOnDrop<T> {
+            fn drop(&mut self) {
+                self.0.abort();
+            }
+        }
+        let mut task = AbortOnDrop(runtime.spawn(work));
+        (&mut task.0).await.map_err(|e| {
+            DataFusionError::Execution(format!("internal error, the query panicked: {e}"))
+        })
+    }
+
     /// Starts `df` on this runtime. Errors of starting (for example memory
     /// for a build side) are returned here; later ones arrive in the stream.
     pub(crate) async fn execute(&self, df: DataFrame) -> Result<SendableRecordBatchStream> {

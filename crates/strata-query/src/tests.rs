@@ -554,3 +554,4 @@ async fn only_explain_plans_carry_the_scan_summary_and_each_filter_runs_once() {
 }
 
 mod last_rows;
+mod point;

@@ -262,9 +262,10 @@ fn escape(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Hit and miss counters of the query caches (Parquet metadata, byte ranges).
+/// Hit and miss counters of the query caches (Parquet metadata, byte ranges),
+/// and the point reads that skipped planning.
 pub(crate) fn render_query_caches(out: &mut String, c: &strata_query::CacheStats) {
-    let rows: [(&str, &str, &str, u64); 8] = [
+    let rows: [(&str, &str, &str, u64); 14] = [
         (
             "strata_query_metadata_cache_hits_total",
             "counter",
@@ -312,6 +313,42 @@ pub(crate) fn render_query_caches(out: &mut String, c: &strata_query::CacheStats
             "gauge",
             "Budget of the chunk cache (--query-chunk-cache).",
             c.chunk_capacity_bytes,
+        ),
+        (
+            "strata_query_point_reads_total",
+            "counter",
+            "Queries answered by a point read, without a DataFusion plan (--no-point-reads).",
+            c.point_reads,
+        ),
+        (
+            "strata_query_page_cache_hits_total",
+            "counter",
+            "Point reads of a file's pages served decoded from the cache.",
+            c.page_hits,
+        ),
+        (
+            "strata_query_page_cache_misses_total",
+            "counter",
+            "Point reads of a file's pages that decoded them.",
+            c.page_misses,
+        ),
+        (
+            "strata_query_page_cache_entries",
+            "gauge",
+            "Decoded page batches held by the page cache.",
+            c.page_entries,
+        ),
+        (
+            "strata_query_page_cache_bytes",
+            "gauge",
+            "Bytes held by the decoded-page cache.",
+            c.page_bytes,
+        ),
+        (
+            "strata_query_page_cache_capacity_bytes",
+            "gauge",
+            "Budget of the decoded-page cache (--query-page-cache).",
+            c.page_capacity_bytes,
         ),
     ];
     for (name, kind, help, value) in rows {

@@ -122,6 +122,13 @@ pub(crate) struct ServeArgs {
     #[arg(long, env = "STRATA_PARQUET_COMPRESSION", value_name = "CODEC")]
     pub(crate) parquet_compression: Option<String>,
 
+    /// Rows per data page of new Parquet files: a power of two from 256 to
+    /// 65536. The page index prunes to pages, so a read of one series decodes
+    /// whole pages: smaller pages make such reads cheaper, larger ones make full
+    /// scans cheaper [default: 8192].
+    #[arg(long, env = "STRATA_PARQUET_PAGE_ROWS", value_name = "ROWS")]
+    pub(crate) parquet_page_rows: Option<usize>,
+
     /// Do not persist to Parquet: rows stay in the WAL and memory until the hard
     /// limit. For measuring ingest alone; not for production.
     #[arg(long, env = "STRATA_NO_PERSIST")]
@@ -176,6 +183,18 @@ pub(crate) struct ServeArgs {
     /// store; 0 disables it [default: 256MiB].
     #[arg(long, env = "STRATA_QUERY_CHUNK_CACHE", value_name = "SIZE")]
     pub(crate) query_chunk_cache: Option<String>,
+
+    /// Memory for Parquet pages decoded by reads of one series (point reads),
+    /// kept for the next read of the same pages; 0 disables it
+    /// [default: 256MiB].
+    #[arg(long, env = "STRATA_QUERY_PAGE_CACHE", value_name = "SIZE")]
+    pub(crate) query_page_cache: Option<String>,
+
+    /// Send every SELECT through DataFusion's planner, including lookups of
+    /// one series (`WHERE tag = '..' AND time ..`) that are otherwise read
+    /// straight from the pages that hold them. For comparing the two paths.
+    #[arg(long, env = "STRATA_NO_POINT_READS")]
+    pub(crate) no_point_reads: bool,
 
     /// Log filter in tracing's EnvFilter syntax, e.g. `info` or `strata=debug`
     /// [default: info].

@@ -70,6 +70,7 @@ struct FileConfig {
     buffer_hard_limit: Option<FileSize>,
     partition_duration: Option<String>,
     parquet_compression: Option<String>,
+    parquet_page_rows: Option<usize>,
     no_persist: Option<bool>,
     object_store: Option<String>,
     s3_bucket: Option<String>,
@@ -82,6 +83,8 @@ struct FileConfig {
     query_max_rows: Option<u64>,
     query_metadata_cache: Option<FileSize>,
     query_chunk_cache: Option<FileSize>,
+    query_page_cache: Option<FileSize>,
+    no_point_reads: Option<bool>,
     log: Option<String>,
 }
 
@@ -258,6 +261,18 @@ impl ServeConfig {
                     Some(text) => compression(&text)?,
                     None => pd.layout.compression,
                 },
+                page_rows: match args.parquet_page_rows.or(file.parquet_page_rows) {
+                    // Powers of two up to 64Ki divide the encoder's slices and
+                    // row groups, so the limit holds exactly (`LayoutConfig`).
+                    Some(n) if n.is_power_of_two() && (256..=65_536).contains(&n) => n,
+                    Some(n) => {
+                        return Err(invalid(
+                            "--parquet-page-rows",
+                            format!("{n} is not a power of two from 256 to 65536"),
+                        ));
+                    }
+                    None => pd.layout.page_rows,
+                },
                 ..pd.layout
             },
             enabled: !(args.no_persist || file.no_persist.unwrap_or(false)),
@@ -319,6 +334,12 @@ impl ServeConfig {
                 text(args.query_chunk_cache, file.query_chunk_cache),
                 cd.chunk_bytes,
             )?,
+            page_bytes: size(
+                "--query-page-cache",
+                text(args.query_page_cache, file.query_page_cache),
+                cd.page_bytes,
+            )?,
+            point_reads: !(args.no_point_reads || file.no_point_reads.unwrap_or(false)),
         };
         Ok(Self {
             data_dir,
@@ -432,6 +453,24 @@ mod tests {
         for bad in ["zstd:0", "zstd:23", "zstd:x", "gzip", ""] {
             let err = layout(Some(bad)).unwrap_err().to_string();
             assert!(err.contains("--parquet-compression"), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn parquet_page_rows_are_powers_of_two() {
+        let rows = |v: Option<usize>| {
+            ServeConfig::resolve(ServeArgs {
+                parquet_page_rows: v,
+                ..Default::default()
+            })
+            .map(|c| c.persist.layout.page_rows)
+        };
+        assert_eq!(rows(None).unwrap(), 8192);
+        assert_eq!(rows(Some(1024)).unwrap(), 1024);
+        assert_eq!(rows(Some(65_536)).unwrap(), 65_536);
+        for bad in [0, 128, 1000, 131_072] {
+            let err = rows(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains("--parquet-page-rows"), "{bad}: {err}");
         }
     }
 }

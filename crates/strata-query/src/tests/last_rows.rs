@@ -15,6 +15,22 @@ use strata_storage::{Engine, WriteOptions};
 pub(super) type Row = (String, Option<&'static str>, i64, Option<f64>, Option<i64>);
 
 async fn open(dir: &std::path::Path, store: &Arc<dyn ObjectStore>) -> Arc<Engine> {
+    open_with(dir, store, None).await
+}
+
+/// An engine over `store` whose persister runs only when asked, writing pages
+/// of at most `page_rows` rows (the default when `None`).
+pub(super) async fn open_with(
+    dir: &std::path::Path,
+    store: &Arc<dyn ObjectStore>,
+    page_rows: Option<usize>,
+) -> Arc<Engine> {
+    let mut layout = strata_storage::persist::LayoutConfig::default();
+    if let Some(rows) = page_rows {
+        // Several row groups too, so reads cross them.
+        layout.page_rows = rows;
+        layout.row_group_rows = 16 * rows;
+    }
     let args = strata_storage::EngineArgs {
         data_dir: dir.to_path_buf(),
         catalog_limits: CatalogLimits::default(),
@@ -22,6 +38,7 @@ async fn open(dir: &std::path::Path, store: &Arc<dyn ObjectStore>) -> Arc<Engine
         store: Arc::clone(store),
         persist: PersistConfig {
             enabled: false,
+            layout,
             ..PersistConfig::default()
         },
     };
@@ -61,12 +78,12 @@ pub(super) async fn write(engine: &Arc<Engine>, rows: &[Row]) {
     assert!(out.errors.is_empty());
 }
 
-const T0: i64 = 1_700_000_000_000_000_000;
-const S: i64 = 1_000_000_000;
+pub(super) const T0: i64 = 1_700_000_000_000_000_000;
+pub(super) const S: i64 = 1_000_000_000;
 
 /// `hosts` hosts at `steps` steps from `t0`; every third row of a host has
 /// no `usage`, every fifth no `idle`, so newest rows carry NULLs.
-fn rows(hosts: usize, steps: i64, t0: i64, region: Option<&'static str>) -> Vec<Row> {
+pub(super) fn rows(hosts: usize, steps: i64, t0: i64, region: Option<&'static str>) -> Vec<Row> {
     let mut out = Vec::new();
     for step in 0..steps {
         for h in 0..hosts {

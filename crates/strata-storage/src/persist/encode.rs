@@ -125,6 +125,9 @@ fn writer_props(
         .set_compression(layout.compression.parquet()?)
         .set_max_row_group_row_count(Some(layout.row_group_rows))
         .set_data_page_row_count_limit(layout.page_rows)
+        // The writer checks the page limit between write batches (1,024 rows
+        // by default), so smaller pages need smaller batches.
+        .set_write_batch_size(layout.page_rows.min(1024))
         .set_statistics_enabled(EnabledStatistics::Page)
         // Field values rarely repeat; dictionary attempts there cost CPU for nothing.
         .set_dictionary_enabled(false);

@@ -2,6 +2,15 @@
 
 use crate::harness::Server;
 
+fn metrics(s: &Server) -> String {
+    s.client
+        .get(s.url("/metrics"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap()
+}
+
 #[test]
 fn health_ping_metrics() {
     let s = Server::start();
@@ -15,13 +24,7 @@ fn health_ping_metrics() {
 
     assert_eq!(s.post("/write?db=mdb", "m v=1 1\nm v=2 2").0, 204);
     assert_eq!(s.post("/write?db=mdb", "m v=\"x\" 3").0, 400);
-    let text = s
-        .client
-        .get(s.url("/metrics"))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let text = metrics(&s);
     assert!(
         text.contains("strata_http_requests_total{endpoint=\"/write\",status=\"204\"} 1"),
         "{text}"
@@ -40,6 +43,20 @@ fn health_ping_metrics() {
         "{text}"
     );
     assert!(text.contains("strata_buffer_bytes{db=\"mdb\"}"), "{text}");
+    assert!(text.contains("strata_query_point_reads_total 0"), "{text}");
+
+    // A lookup of one series is a point read over HTTP too; its answer is the
+    // planned one (crates/strata-query/src/tests/point.rs compares them).
+    assert_eq!(
+        s.post("/write?db=mdb", "c,host=a v=1 1\nc,host=b v=2 2").0,
+        204
+    );
+    let rows = s.sql("mdb", "SELECT v, time FROM c WHERE host = 'a'");
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["v"], 1.0);
+    assert_eq!(rows[0]["time"], "1970-01-01T00:00:00.000000001Z");
+    let text = metrics(&s);
+    assert!(text.contains("strata_query_point_reads_total 1"), "{text}");
 }
 
 #[test]

@@ -1,0 +1,244 @@
+//! Point reads answer as DataFusion does: every statement runs on an executor
+//! with point reads and on one without, over files of two schemas, late rows,
+//! NULLs and buffered rows, and the answers must hold the same rows.
+
+use super::last_rows::{S, T0, rows, write};
+use crate::{CacheConfig, QueryError, QueryExecutor, QueryLimits};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::util::display::array_value_to_string;
+use object_store::ObjectStore;
+use std::sync::Arc;
+use strata_storage::Engine;
+
+/// File 1: 300 hosts without `region` (the column does not exist yet), small
+/// pages so the page index has something to skip. File 2: `region` for some
+/// hosts, and late rows older than file 1. Then buffered rows, some newer.
+async fn engine(dir: &std::path::Path) -> Arc<Engine> {
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let engine = super::last_rows::open_with(dir, &store, Some(64)).await;
+    write(&engine, &rows(300, 20, T0, None)).await;
+    engine.persist_all().await;
+    let mut second = rows(40, 10, T0 + 30 * S, Some("eu"));
+    second.extend(rows(300, 3, T0 - 100 * S + 500, None));
+    write(&engine, &second).await;
+    engine.persist_all().await;
+    let mut buffered = rows(5, 4, T0 + 50 * S + 700, Some("us"));
+    buffered.extend(rows(300, 1, T0 + 10 * S + 900, None));
+    write(&engine, &buffered).await;
+    engine
+}
+
+/// The rows of an answer, one string each, sorted: DataFusion leaves the order
+/// of unsorted results open.
+fn rows_of(batches: &[RecordBatch]) -> Vec<String> {
+    let mut out = Vec::new();
+    for b in batches {
+        for i in 0..b.num_rows() {
+            let cells: Vec<String> = b
+                .columns()
+                .iter()
+                .map(|c| array_value_to_string(c, i).unwrap_or_default())
+                .collect();
+            out.push(cells.join("|"));
+        }
+    }
+    out.sort();
+    out
+}
+
+fn ts(offset_s: i64) -> String {
+    let t = T0 + offset_s * S;
+    chrono::DateTime::from_timestamp_nanos(t)
+        .format("%Y-%m-%dT%H:%M:%S%.9fZ")
+        .to_string()
+}
+
+/// Statements of the point shape; `{N}` is the timestamp `N` seconds after T0.
+const POINT: &[&str] = &[
+    "SELECT * FROM cpu WHERE host = 'h07'",
+    "SELECT * FROM cpu WHERE host = 'h07' AND time >= '{5}'",
+    "SELECT * FROM cpu WHERE host = 'h250' AND time >= '{5}' AND time < '{12}'",
+    "SELECT * FROM cpu WHERE time > '{-200}' AND host = 'h01'",
+    "SELECT usage, time FROM cpu WHERE host = 'h03' AND '{15}' >= time",
+    "SELECT idle, host, region FROM cpu WHERE host = 'h10' AND region = 'eu'",
+    "SELECT * FROM cpu WHERE region = 'us' AND time BETWEEN '{0}' AND '{100}'",
+    "SELECT * FROM cpu WHERE host = 'h02' AND region = 'eu' AND time > '{35}'",
+    "SELECT * FROM cpu WHERE (host = 'h299') AND (time <= '{19}' AND time >= '{-99}')",
+    "SELECT * FROM cpu WHERE host = 'h123' AND time = '{7}'",
+    "SELECT * FROM cpu WHERE host = 'nobody'",
+    // h00's times are whole seconds after T0: the bounds themselves.
+    "SELECT * FROM cpu WHERE host = 'h00' AND time = '{7}'",
+    "SELECT * FROM cpu WHERE host = 'h00' AND time > '{5}' AND time < '{9}'",
+    "SELECT * FROM cpu WHERE host = 'h00' AND time >= '{5}' AND time <= '{9}'",
+    "SELECT * FROM cpu WHERE host = 'h00' AND '{5}' < time AND '{9}' >= time",
+    "SELECT * FROM cpu WHERE host = 'h05' AND time > '{1000}'",
+    "SELECT * FROM cpu WHERE host = 'h05' AND time > '{10}' AND time < '{5}'",
+    "SELECT * FROM cpu WHERE host = 'h05' AND region = 'nowhere'",
+    "SELECT time, usage FROM cpu WHERE host = 'h04' ORDER BY time DESC LIMIT 7",
+    "SELECT * FROM cpu WHERE host = 'h04' ORDER BY time LIMIT 3",
+    "SELECT * FROM cpu WHERE host = 'h04' ORDER BY time DESC",
+    "SELECT host FROM cpu WHERE host = 'h04' LIMIT 2",
+    "SELECT * FROM cpu WHERE host = 'h04' LIMIT 0",
+    "SELECT * FROM cpu WHERE host = 'h04' AND time >= '2023-11-14T22:13:20+00:00'",
+    "SELECT * FROM cpu WHERE host = 'h04' AND time >= '2023-11-14T23:13:25+01:00'",
+    "SELECT * FROM cpu WHERE host = 'h04' AND time < '2023-11-15'",
+    "SELECT * FROM cpu WHERE host = 'h00' AND time >= TIMESTAMP '2023-11-14 22:13:25' \
+     AND time < TIMESTAMP(9) '2023-11-14T22:13:29'",
+];
+
+/// Statements DataFusion must answer: another shape, or names the point read
+/// leaves to it (both executors must agree, errors included).
+const FALLBACK: &[&str] = &[
+    "SELECT * FROM cpu WHERE host = 'h04' AND usage > 1",
+    "SELECT host FROM cpu WHERE host = 'h04' ORDER BY time",
+    "SELECT nope FROM cpu WHERE host = 'h04'",
+    "SELECT * FROM cpu WHERE nope = 'h04'",
+    "SELECT * FROM cpu WHERE idle = '3'",
+    "SELECT * FROM nope WHERE host = 'h04'",
+    "SELECT * FROM cpu WHERE host = 'h04' AND time > 'yesterday'",
+    "SELECT * FROM cpu WHERE host = 'h04' AND time > TIMESTAMP 'yesterday'",
+    "SELECT * FROM cpu WHERE host = 'h00' AND time > TIMESTAMP(0) '2023-11-14 22:13:25'",
+];
+
+fn statement(template: &str) -> String {
+    let mut out = template.to_owned();
+    while let Some(start) = out.find('{') {
+        let end = start + out[start..].find('}').unwrap_or(0);
+        let n: i64 = out[start + 1..end].parse().unwrap();
+        out.replace_range(start..=end, &ts(n));
+    }
+    out
+}
+
+async fn answer(q: &QueryExecutor, sql: &str) -> Result<(Vec<String>, Vec<String>), String> {
+    match q.collect("db", sql).await {
+        Ok(batches) => {
+            let names = batches
+                .first()
+                .map(|b| {
+                    b.schema()
+                        .fields()
+                        .iter()
+                        .map(|f| f.name().clone())
+                        .collect()
+                })
+                .unwrap_or_default();
+            Ok((names, rows_of(&batches)))
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn executors(engine: &Arc<Engine>) -> (QueryExecutor, QueryExecutor) {
+    let fast = QueryExecutor::new(Arc::clone(engine)).unwrap();
+    let planned = QueryExecutor::with_config(
+        Arc::clone(engine),
+        QueryLimits::default(),
+        CacheConfig {
+            point_reads: false,
+            ..CacheConfig::default()
+        },
+    )
+    .unwrap();
+    (fast, planned)
+}
+
+#[tokio::test]
+async fn point_reads_answer_as_datafusion_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    let (fast, planned) = executors(&engine);
+    let mut nonempty = 0;
+    for (i, template) in POINT.iter().enumerate() {
+        let sql = statement(template);
+        let before = fast.cache_stats().point_reads;
+        let got = answer(&fast, &sql).await;
+        assert_eq!(
+            fast.cache_stats().point_reads,
+            before + 1,
+            "not a point read: {sql}"
+        );
+        let want = answer(&planned, &sql).await;
+        assert_eq!(planned.cache_stats().point_reads, 0);
+        let want = want.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let got = got.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        // Again, from the decoded pages the first read left in the cache.
+        let again = answer(&fast, &sql).await.unwrap();
+        assert_eq!(again, got, "from the page cache: {sql}");
+        // An empty answer has no batch to name its columns by.
+        if !want.1.is_empty() {
+            assert_eq!(got.0, want.0, "{sql}");
+            nonempty += 1;
+        }
+        assert_eq!(got.1, want.1, "statement {i}: {sql}");
+    }
+    assert!(nonempty >= 15, "too few statements find rows: {nonempty}");
+    let stats = fast.cache_stats();
+    assert!(
+        stats.page_hits >= nonempty && stats.page_misses > 0,
+        "{stats:?}"
+    );
+    // The ordered ones keep DataFusion's order too (times are unique).
+    for template in POINT.iter().filter(|t| t.contains("ORDER BY")) {
+        let sql = statement(template);
+        let got = fast.collect("db", &sql).await.unwrap();
+        let want = planned.collect("db", &sql).await.unwrap();
+        let show = |b: &[RecordBatch]| {
+            datafusion::arrow::util::pretty::pretty_format_batches(b)
+                .unwrap()
+                .to_string()
+        };
+        assert_eq!(show(&got), show(&want), "{sql}");
+    }
+    for sql in FALLBACK {
+        let before = fast.cache_stats().point_reads;
+        let got = answer(&fast, sql).await;
+        assert_eq!(fast.cache_stats().point_reads, before, "{sql}");
+        assert_eq!(got, answer(&planned, sql).await, "{sql}");
+    }
+}
+
+#[tokio::test]
+async fn a_read_past_the_row_cap_goes_to_datafusion() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    let (mut fast, planned) = executors(&engine);
+    // A host's rows fit in a few 64-row pages (at most 2 per file, 257 rows
+    // with the buffer); the 40 hosts that have region `eu` span 9 or more
+    // pages of file 2.
+    fast.set_point_read_max_rows(400);
+    let small = statement("SELECT * FROM cpu WHERE host = 'h11' AND time >= '{-200}'");
+    let big = "SELECT * FROM cpu WHERE region = 'eu'";
+    let got = answer(&fast, &small).await.unwrap();
+    assert_eq!(got, answer(&planned, &small).await.unwrap());
+    assert_eq!(fast.cache_stats().point_reads, 1);
+    let got = answer(&fast, big).await.unwrap();
+    assert_eq!(fast.cache_stats().point_reads, 1, "served past the cap");
+    assert_eq!(got, answer(&planned, big).await.unwrap());
+    assert_eq!(got.1.len(), 400);
+}
+
+#[tokio::test]
+async fn point_reads_obey_the_row_limit() {
+    let engine = Arc::new(Engine::in_memory(
+        strata_storage::catalog::CatalogLimits::default(),
+    ));
+    write(&engine, &rows(3, 50, T0, None)).await;
+    let limits = QueryLimits {
+        max_rows: 10,
+        ..QueryLimits::default()
+    };
+    let q = QueryExecutor::with_limits(Arc::clone(&engine), limits).unwrap();
+    let err = q
+        .collect("db", "SELECT * FROM cpu WHERE host = 'h01'")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, QueryError::Execution(_)), "{err:?}");
+    assert!(err.to_string().contains("--query-max-rows"), "{err}");
+    assert_eq!(q.cache_stats().point_reads, 1);
+    let ok = q
+        .collect("db", "SELECT * FROM cpu WHERE host = 'h01' LIMIT 10")
+        .await
+        .unwrap();
+    assert_eq!(ok.iter().map(|b| b.num_rows()).sum::<usize>(), 10);
+}
