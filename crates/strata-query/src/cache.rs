@@ -13,6 +13,7 @@
 //! on a metadata miss, `get_ranges` for column chunks) and works the same for the
 //! local store and S3, where a hit saves a request round trip.
 
+use crate::point::pages::PageCacheStats;
 use async_trait::async_trait;
 use bytes::Bytes;
 use datafusion::common::TableReference;
@@ -95,19 +96,49 @@ pub struct CacheStats {
     pub page_capacity_bytes: u64,
 }
 
+/// Hit and miss counters of one cache.
+#[derive(Debug, Default)]
+pub(crate) struct HitCounters {
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl HitCounters {
+    /// Counts `found` as a hit or a miss and passes it on.
+    pub(crate) fn count<T>(&self, found: Option<T>) -> Option<T> {
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    pub(crate) fn miss(&self) {
+        self.misses.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// (hits, misses).
+    pub(crate) fn get(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+}
+
 /// DataFusion's metadata cache with hit and miss counters.
 pub(crate) struct CountingMetadataCache {
     inner: DefaultCache<Path, CachedFileMetadataEntry>,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counters: HitCounters,
 }
 
 impl CountingMetadataCache {
     pub(crate) fn new(limit: usize) -> Self {
         Self {
             inner: DefaultCache::new(limit).with_name("StrataParquetMetadata"),
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            counters: HitCounters::default(),
         }
     }
 }
@@ -122,14 +153,7 @@ impl std::fmt::Debug for CountingMetadataCache {
 
 impl Cache<Path, CachedFileMetadataEntry> for CountingMetadataCache {
     fn get(&self, key: &Path) -> Option<CachedFileMetadataEntry> {
-        let v = self.inner.get(key);
-        let counter = if v.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        v
+        self.counters.count(self.inner.get(key))
     }
 
     fn put(&self, key: &Path, value: CachedFileMetadataEntry) -> Option<CachedFileMetadataEntry> {
@@ -202,8 +226,7 @@ pub(crate) struct ChunkCache {
     /// Object metadata per path, to answer a whole `get_opts` from the cache.
     metas: quick_cache::sync::Cache<Path, ObjectMeta>,
     capacity: u64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counters: HitCounters,
 }
 
 /// Ranges larger than this are passed through: a whole-file read would evict
@@ -221,8 +244,7 @@ impl ChunkCache {
             ),
             metas: quick_cache::sync::Cache::new(16_384),
             capacity,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            counters: HitCounters::default(),
         }
     }
 
@@ -233,14 +255,8 @@ impl ChunkCache {
     }
 
     fn get(&self, path: &Path, r: &Range<u64>) -> Option<Bytes> {
-        let v = self.ranges.get(&(path.clone(), r.start, r.end));
-        let counter = if v.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        v
+        self.counters
+            .count(self.ranges.get(&(path.clone(), r.start, r.end)))
     }
 
     fn insert(&self, path: &Path, r: &Range<u64>, bytes: Bytes) {
@@ -249,7 +265,12 @@ impl ChunkCache {
 
     #[cfg(test)]
     fn stats(&self) -> (u64, u64, u64, u64, u64) {
-        let s = stats(&CountingMetadataCache::new(0), self);
+        let s = stats(
+            &CountingMetadataCache::new(0),
+            self,
+            PageCacheStats::default(),
+            0,
+        );
         (
             s.chunk_hits,
             s.chunk_misses,
@@ -351,7 +372,7 @@ impl ObjectStore for ChunkCachingStore {
                 }
             }
             None => {
-                self.cache.misses.fetch_add(1, Ordering::Relaxed);
+                self.cache.counters.miss();
             }
         }
         let result = self.inner.get_opts(location, options).await?;
@@ -439,23 +460,30 @@ impl ObjectStore for ChunkCachingStore {
     }
 }
 
-/// Snapshot of both caches' counters.
-pub(crate) fn stats(metadata: &CountingMetadataCache, chunks: &ChunkCache) -> CacheStats {
+/// Snapshot of the caches' counters, and of the point reads answered.
+pub(crate) fn stats(
+    metadata: &CountingMetadataCache,
+    chunks: &ChunkCache,
+    pages: PageCacheStats,
+    point_reads: u64,
+) -> CacheStats {
+    let (metadata_hits, metadata_misses) = metadata.counters.get();
+    let (chunk_hits, chunk_misses) = chunks.counters.get();
     CacheStats {
-        point_reads: 0,
-        page_hits: 0,
-        page_misses: 0,
-        page_entries: 0,
-        page_bytes: 0,
-        page_capacity_bytes: 0,
-        metadata_hits: metadata.hits.load(Ordering::Relaxed),
-        metadata_misses: metadata.misses.load(Ordering::Relaxed),
+        metadata_hits,
+        metadata_misses,
         metadata_entries: metadata.len() as u64,
-        chunk_hits: chunks.hits.load(Ordering::Relaxed),
-        chunk_misses: chunks.misses.load(Ordering::Relaxed),
+        chunk_hits,
+        chunk_misses,
         chunk_entries: chunks.ranges.len() as u64,
         chunk_bytes: chunks.ranges.weight(),
         chunk_capacity_bytes: chunks.capacity,
+        point_reads,
+        page_hits: pages.hits,
+        page_misses: pages.misses,
+        page_entries: pages.entries,
+        page_bytes: pages.bytes,
+        page_capacity_bytes: pages.capacity,
     }
 }
 
@@ -557,7 +585,6 @@ mod tests {
         c.put(&p, CachedFileMetadataEntry::new(meta, Arc::new(Footer)));
         assert!(c.get(&p).is_some());
         assert!(c.get(&p).is_some());
-        assert_eq!(c.hits.load(Ordering::Relaxed), 2);
-        assert_eq!(c.misses.load(Ordering::Relaxed), 1);
+        assert_eq!(c.counters.get(), (2, 1));
     }
 }

@@ -63,11 +63,9 @@ pub struct QueryExecutor {
     metadata_cache: Arc<CountingMetadataCache>,
     /// Recently read byte ranges of Parquet files, behind the registered store.
     chunk_cache: Arc<ChunkCache>,
-    /// The registered store (the engine's, behind the byte-range cache), for
-    /// point reads; `None` for an engine without one.
-    store: Option<Arc<dyn ObjectStore>>,
-    /// Decoded Parquet pages of point reads.
-    page_cache: Arc<PageCache>,
+    /// What point reads read through: the registered store (the engine's,
+    /// behind the byte-range cache), the metadata cache, decoded pages.
+    point_sources: Sources,
     /// Whether statements of the point shape skip DataFusion ([`crate::point`]).
     point_reads: bool,
     /// Queries answered by a point read.
@@ -200,6 +198,11 @@ impl QueryExecutor {
             store = Some(cached);
         }
         let metadata_cache = Arc::new(CountingMetadataCache::new(caches.metadata_bytes));
+        let point_sources = Sources {
+            store,
+            metadata: Arc::clone(&metadata_cache) as Arc<FileMetadataCache>,
+            pages: Arc::new(PageCache::new(caches.page_bytes)),
+        };
         Ok(Self {
             runtime: Arc::new(QueryRuntime::new(target_partitions)?),
             engine,
@@ -207,8 +210,7 @@ impl QueryExecutor {
             stores,
             metadata_cache,
             chunk_cache,
-            store,
-            page_cache: Arc::new(PageCache::new(caches.page_bytes)),
+            point_sources,
             point_reads: caches.point_reads,
             point_read_count: Arc::new(AtomicU64::new(0)),
             point_read_max_rows: crate::point::read::MAX_POINT_ROWS,
@@ -224,15 +226,12 @@ impl QueryExecutor {
 
     /// Hit and miss counters and sizes of the query caches.
     pub fn cache_stats(&self) -> CacheStats {
-        let mut stats = cache::stats(&self.metadata_cache, &self.chunk_cache);
-        stats.point_reads = self.point_read_count.load(Ordering::Relaxed);
-        let pages = self.page_cache.stats();
-        stats.page_hits = pages.hits;
-        stats.page_misses = pages.misses;
-        stats.page_entries = pages.entries;
-        stats.page_bytes = pages.bytes;
-        stats.page_capacity_bytes = pages.capacity;
-        stats
+        cache::stats(
+            &self.metadata_cache,
+            &self.chunk_cache,
+            self.point_sources.pages.stats(),
+            self.point_read_count.load(Ordering::Relaxed),
+        )
     }
 
     /// A session whose catalog `public` has no schema yet (the caller registers
@@ -435,11 +434,7 @@ impl QueryExecutor {
         };
         let ids = (database.id(), table.id());
         let engine = Arc::clone(&self.engine);
-        let sources = Sources {
-            store: self.store.clone(),
-            metadata: Arc::clone(&self.metadata_cache) as Arc<FileMetadataCache>,
-            pages: Arc::clone(&self.page_cache),
-        };
+        let sources = self.point_sources.clone();
         let (order_desc, limit) = (q.order_desc, q.limit);
         let caps = Caps {
             rows: self.point_read_max_rows,

@@ -15,10 +15,10 @@
 //! goes stale. Entries leave by CLOCK-Pro eviction when the byte budget is
 //! reached; a batch larger than an eighth of the budget is not kept.
 
+use crate::cache::HitCounters;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::datatypes::SchemaRef;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Default budget of the decoded-page cache.
 pub const DEFAULT_PAGE_CACHE_BYTES: usize = 256 << 20;
@@ -52,8 +52,7 @@ pub(crate) struct PageCache {
     batches: quick_cache::sync::Cache<PageKey, RecordBatch, BatchWeighter>,
     schemas: quick_cache::sync::Cache<String, SchemaRef>,
     capacity: u64,
-    hits: AtomicU64,
-    misses: AtomicU64,
+    counters: HitCounters,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -87,8 +86,7 @@ impl PageCache {
             ),
             schemas: quick_cache::sync::Cache::new(4_096),
             capacity,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
+            counters: HitCounters::default(),
         }
     }
 
@@ -96,14 +94,7 @@ impl PageCache {
         if self.capacity == 0 {
             return None;
         }
-        let v = self.batches.get(key);
-        let counter = if v.is_some() {
-            &self.hits
-        } else {
-            &self.misses
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        v
+        self.counters.count(self.batches.get(key))
     }
 
     pub(crate) fn insert(&self, key: PageKey, batch: RecordBatch) {
@@ -121,9 +112,10 @@ impl PageCache {
     }
 
     pub(crate) fn stats(&self) -> PageCacheStats {
+        let (hits, misses) = self.counters.get();
         PageCacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
+            hits,
+            misses,
             entries: self.batches.len() as u64,
             bytes: self.batches.weight(),
             capacity: self.capacity,

@@ -377,22 +377,21 @@ pub(crate) async fn read(
         .into_iter()
         .filter(|f| r.file_may_match(f))
         .collect();
-    let store = match (files.is_empty(), &sources.store) {
-        (true, _) => None,
-        (false, Some(store)) => Some(store),
+    if !files.is_empty() {
         // Committed files without a store: DataFusion reports it.
-        (false, None) => return Ok(None),
-    };
-    for file in files {
-        let Some(store) = store else { break };
-        let Some(plan) = plan_file(store, sources, file, r).await? else {
-            continue;
-        };
-        let Some(left) = budget.checked_sub(plan.rows) else {
+        let Some(store) = &sources.store else {
             return Ok(None);
         };
-        budget = left;
-        plans.push((store, plan));
+        for file in files {
+            let Some(plan) = plan_file(store, sources, file, r).await? else {
+                continue;
+            };
+            let Some(left) = budget.checked_sub(plan.rows) else {
+                return Ok(None);
+            };
+            budget = left;
+            plans.push((store, plan));
+        }
     }
     for (store, plan) in plans {
         let batch = match sources.pages.get(&plan.key) {
