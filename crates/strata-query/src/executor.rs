@@ -16,6 +16,7 @@ use crate::point::pages::PageCache;
 use crate::point::read::{Caps, Sources};
 use crate::point::{PointQuery, Resolved};
 use crate::provider::{DatabaseProvider, OBJECT_STORE_URL};
+use crate::result::QueryStream;
 use crate::runtime::QueryRuntime;
 use crate::scan_info::ExplainScans;
 use crate::scan_order::KeepDeclaredScanOrder;
@@ -75,22 +76,6 @@ pub struct QueryExecutor {
     limits: QueryLimits,
     /// Where plans execute, apart from the server's request handling.
     runtime: Arc<QueryRuntime>,
-}
-
-/// A running query.
-pub struct QueryStream {
-    /// Result schema.
-    pub schema: SchemaRef,
-    /// Result batches.
-    pub stream: SendableRecordBatchStream,
-}
-
-impl std::fmt::Debug for QueryStream {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryStream")
-            .field("schema", &self.schema)
-            .finish_non_exhaustive()
-    }
 }
 
 /// Only read statements: DDL, DML and session statements are refused.
@@ -333,13 +318,41 @@ impl QueryExecutor {
         {
             return Ok(answer);
         }
+        let point_read_plan = (params.is_none() && self.point_reads)
+            .then(|| self.explained_point_read(db, &statement))
+            .flatten();
         let ctx = self.context(db)?;
         let df = plan(&ctx, statement).await?;
         let df = match params {
             Some(p) => df.with_param_values(p)?,
             None => df,
         };
-        self.start(df, deadline).await
+        let answer = self.start(df, deadline).await?;
+        Ok(match point_read_plan {
+            Some(text) => crate::point::explain::prepend(answer, text),
+            None => answer,
+        })
+    }
+
+    /// For `EXPLAIN` (without `ANALYZE`, which runs DataFusion's plan) of a
+    /// statement a point read would answer: the point read's line of the
+    /// answer.
+    fn explained_point_read(&self, db: &str, statement: &DFStatement) -> Option<String> {
+        let DFStatement::Explain(explain) = statement else {
+            return None;
+        };
+        if explain.options.analyze {
+            return None;
+        }
+        let q = PointQuery::recognise(&explain.statement)?;
+        let snapshot = self.engine.catalog().snapshot();
+        let table = snapshot.database(db)?.table(&q.table)?;
+        Resolved::new(&q, table.arrow_schema())?;
+        let caps = Caps {
+            rows: self.point_read_max_rows,
+            bytes: self.limits.memory_bytes,
+        };
+        Some(crate::point::explain::describe(&q, caps))
     }
 
     /// Plans and starts `sql` for an API whose SQL names its databases, as
@@ -463,7 +476,11 @@ impl QueryExecutor {
             futures::stream::iter(batches.into_iter().map(Ok)),
         ));
         let stream = self.limits.enforce(Arc::clone(&schema), deadline, stream);
-        Ok(Some(QueryStream { schema, stream }))
+        Ok(Some(QueryStream {
+            schema,
+            stream,
+            runtime: Arc::clone(&self.runtime),
+        }))
     }
 
     /// Starts executing `df`, under the limits.
@@ -483,7 +500,11 @@ impl QueryExecutor {
             })?
             .map_err(|e| QueryError::from(self.limits.explain(e)))?;
         let stream = self.limits.enforce(Arc::clone(&schema), deadline, stream);
-        Ok(QueryStream { schema, stream })
+        Ok(QueryStream {
+            schema,
+            stream,
+            runtime: Arc::clone(&self.runtime),
+        })
     }
 
     /// Runs `sql` to completion (tests, small results).

@@ -35,6 +35,8 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Output format of a query.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,9 +134,39 @@ pub struct Encoder {
     format: Format,
     schema: SchemaRef,
     /// JSON object keys, escaped once: `"name":` per column.
-    keys: Vec<String>,
+    keys: Arc<[String]>,
+    /// Rows handed to [`Encoder::batch`] or [`BatchEncoder::job`] so far.
     rows_written: u64,
-    bytes_written: u64,
+    /// Output per row so far, for reserving a batch's output at once; shared
+    /// with jobs, which finish out of order.
+    sizing: Arc<Sizing>,
+}
+
+/// Rows and bytes encoded so far, by any job.
+#[derive(Debug, Default)]
+struct Sizing {
+    rows: AtomicU64,
+    bytes: AtomicU64,
+}
+
+impl Sizing {
+    /// Bytes to reserve for `rows` rows: sized from the bytes per row so far,
+    /// so a large batch is not copied through repeated doublings; capped,
+    /// because a few huge rows early on must not make every later batch
+    /// reserve gigabytes.
+    fn reserve(&self, rows: usize) -> usize {
+        let per_row = self
+            .bytes
+            .load(Ordering::Relaxed)
+            .checked_div(self.rows.load(Ordering::Relaxed))
+            .map_or(64, |b| (b as usize).saturating_add(16));
+        rows.saturating_mul(per_row).min(MAX_RESERVE_BYTES)
+    }
+
+    fn add(&self, rows: usize, bytes: usize) {
+        self.rows.fetch_add(rows as u64, Ordering::Relaxed);
+        self.bytes.fetch_add(bytes as u64, Ordering::Relaxed);
+    }
 }
 
 pub(crate) const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
@@ -176,14 +208,29 @@ fn csv_escape(out: &mut String, s: &str) {
     }
 }
 
+/// The encoding of one batch, done apart from its encoder: jobs of several
+/// batches may run at once on other threads (see
+/// [`crate::QueryStream::encode`]); their outputs are still sent in the order
+/// of the batches.
+pub type EncodeJob = Box<dyn FnOnce() -> Result<Vec<u8>, EncodeError> + Send>;
+
 /// Encodes record batches into a byte stream, one batch at a time, so the output
 /// can be sent while the query runs: [`begin`](Self::begin), then
-/// [`batch`](Self::batch) per record batch, then [`end`](Self::end).
+/// [`batch`](Self::batch) or [`job`](Self::job) per record batch, then
+/// [`end`](Self::end).
 pub trait BatchEncoder {
     /// Bytes that open the output.
     fn begin(&mut self) -> Result<Vec<u8>, EncodeError>;
     /// Encodes one batch.
     fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError>;
+    /// A job whose output is what [`batch`](Self::batch) would return for
+    /// `batch` at this point of the stream. Encoders whose output for a batch
+    /// depends on earlier batches only through counts known here override it
+    /// to do the work in the job; the default encodes now.
+    fn job(&mut self, batch: RecordBatch) -> EncodeJob {
+        let out = self.batch(&batch);
+        Box::new(move || out)
+    }
     /// Bytes that close the output.
     fn end(&mut self) -> Result<Vec<u8>, EncodeError>;
 }
@@ -195,6 +242,17 @@ impl BatchEncoder for Encoder {
 
     fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
         Ok(Encoder::batch(self, batch)?.into_bytes())
+    }
+
+    fn job(&mut self, batch: RecordBatch) -> EncodeJob {
+        let rows = Rows {
+            format: self.format,
+            keys: Arc::clone(&self.keys),
+            first: self.rows_written == 0,
+            sizing: Arc::clone(&self.sizing),
+        };
+        self.rows_written += batch.num_rows() as u64;
+        Box::new(move || Ok(rows.encode(&batch)?.into_bytes()))
     }
 
     fn end(&mut self) -> Result<Vec<u8>, EncodeError> {
@@ -550,7 +608,7 @@ impl Encoder {
             schema,
             keys,
             rows_written: 0,
-            bytes_written: 0,
+            sizing: Arc::default(),
         }
     }
 
@@ -575,29 +633,54 @@ impl Encoder {
 
     /// Encodes one batch.
     pub fn batch(&mut self, batch: &RecordBatch) -> Result<String, ArrowError> {
+        let rows = Rows {
+            format: self.format,
+            keys: Arc::clone(&self.keys),
+            first: self.rows_written == 0,
+            sizing: Arc::clone(&self.sizing),
+        };
+        let out = rows.encode(batch)?;
+        self.rows_written += batch.num_rows() as u64;
+        Ok(out)
+    }
+
+    /// Bytes that close the output.
+    pub fn end(&self) -> String {
+        match self.format {
+            Format::Json | Format::Parquet | Format::Pretty => "]".to_owned(),
+            Format::JsonLines | Format::Csv => String::new(),
+        }
+    }
+
+    /// Rows encoded so far.
+    pub fn rows_written(&self) -> u64 {
+        self.rows_written
+    }
+}
+
+/// The rows of one batch in a streamed text format, with what they need to
+/// know of the batches before them.
+struct Rows {
+    format: Format,
+    keys: Arc<[String]>,
+    /// No row came before (JSON: no separating comma).
+    first: bool,
+    sizing: Arc<Sizing>,
+}
+
+impl Rows {
+    fn encode(&self, batch: &RecordBatch) -> Result<String, ArrowError> {
         let opts = format_options();
         let style = match self.format {
             Format::Csv => Style::Csv,
             _ => Style::Json,
         };
         let renderers = renderers(batch, &opts, style)?;
-        // Sized from the bytes per row so far, so a large batch is not
-        // copied through repeated doublings; capped, because a few huge rows
-        // early on must not make every later batch reserve gigabytes.
-        let per_row = self
-            .bytes_written
-            .checked_div(self.rows_written)
-            .map_or(64, |b| (b as usize).saturating_add(16));
-        let mut out = String::with_capacity(
-            batch
-                .num_rows()
-                .saturating_mul(per_row)
-                .min(MAX_RESERVE_BYTES),
-        );
+        let mut out = String::with_capacity(self.sizing.reserve(batch.num_rows()));
         for row in 0..batch.num_rows() {
             match self.format {
                 Format::Json | Format::JsonLines | Format::Parquet | Format::Pretty => {
-                    if self.format == Format::Json && self.rows_written > 0 {
+                    if self.format == Format::Json && !(self.first && row == 0) {
                         out.push(',');
                     }
                     out.push('{');
@@ -623,23 +706,9 @@ impl Encoder {
                     out.push('\n');
                 }
             }
-            self.rows_written += 1;
         }
-        self.bytes_written += out.len() as u64;
+        self.sizing.add(batch.num_rows(), out.len());
         Ok(out)
-    }
-
-    /// Bytes that close the output.
-    pub fn end(&self) -> String {
-        match self.format {
-            Format::Json | Format::Parquet | Format::Pretty => "]".to_owned(),
-            Format::JsonLines | Format::Csv => String::new(),
-        }
-    }
-
-    /// Rows encoded so far.
-    pub fn rows_written(&self) -> u64 {
-        self.rows_written
     }
 }
 

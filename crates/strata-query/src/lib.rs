@@ -1,7 +1,7 @@
 //! Strata's SQL layer on Apache DataFusion: table providers over the storage
 //! engine, the read-only query executor, query parameters and result encoders.
 //!
-//! This crate (with `strata-stream`) is the only one that imports DataFusion.
+//! This crate is the only one that imports DataFusion.
 
 pub mod cache;
 mod error;
@@ -14,6 +14,7 @@ mod params;
 mod point;
 mod provider;
 mod pruning;
+mod result;
 mod runtime;
 mod scan_info;
 mod scan_order;
@@ -21,10 +22,11 @@ mod time_range;
 
 pub use cache::{CacheConfig, CacheStats};
 pub use error::QueryError;
-pub use executor::{CATALOG_NAME, QueryExecutor, QueryStream, SCHEMA_NAME};
+pub use executor::{CATALOG_NAME, QueryExecutor, SCHEMA_NAME};
 pub use limits::QueryLimits;
 pub use params::{ParamsError, QueryParams};
 pub use provider::{BufferTable, DatabaseProvider};
+pub use result::{QueryStream, ResultError};
 pub use time_range::TimeRange;
 
 #[cfg(test)]

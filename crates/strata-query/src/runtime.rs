@@ -26,6 +26,7 @@ const AHEAD: usize = 2;
 /// A runtime for query execution; shut down without waiting when dropped.
 pub(crate) struct QueryRuntime {
     runtime: Option<tokio::runtime::Runtime>,
+    threads: usize,
 }
 
 impl std::fmt::Debug for QueryRuntime {
@@ -36,14 +37,21 @@ impl std::fmt::Debug for QueryRuntime {
 
 impl QueryRuntime {
     pub(crate) fn new(threads: usize) -> std::io::Result<Self> {
+        let threads = threads.max(1);
         let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(threads.max(1))
+            .worker_threads(threads)
             .thread_name("strata-query")
             .enable_all()
             .build()?;
         Ok(Self {
             runtime: Some(runtime),
+            threads,
         })
+    }
+
+    /// Its worker threads.
+    pub(crate) fn threads(&self) -> usize {
+        self.threads
     }
 
     /// Runs `work` on this runtime and returns its output; a panic in it is an

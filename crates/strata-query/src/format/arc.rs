@@ -11,7 +11,7 @@
 //! rules of the other text formats (module [`super`]): timestamps RFC 3339 with
 //! nanoseconds, NULL as `null`.
 
-use super::{BatchEncoder, EncodeError, Style, format_options, json_escape, renderers};
+use super::{BatchEncoder, EncodeError, EncodeJob, Style, format_options, json_escape, renderers};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::time::Instant;
@@ -63,24 +63,15 @@ impl BatchEncoder for ArcJsonEncoder {
     }
 
     fn batch(&mut self, batch: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
-        let opts = format_options();
-        let renderers = renderers(batch, &opts, Style::Json)?;
-        let mut out = String::with_capacity(batch.num_rows() * 16 * renderers.len().max(1));
-        for row in 0..batch.num_rows() {
-            if self.rows > 0 {
-                out.push(',');
-            }
-            out.push('[');
-            for (i, r) in renderers.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                r.write_json(row, &mut out)?;
-            }
-            out.push(']');
-            self.rows += 1;
-        }
-        Ok(out.into_bytes())
+        let out = data_rows(batch, self.rows == 0)?;
+        self.rows += batch.num_rows() as u64;
+        Ok(out)
+    }
+
+    fn job(&mut self, batch: RecordBatch) -> EncodeJob {
+        let first = self.rows == 0;
+        self.rows += batch.num_rows() as u64;
+        Box::new(move || data_rows(&batch, first))
     }
 
     fn end(&mut self) -> Result<Vec<u8>, EncodeError> {
@@ -91,6 +82,28 @@ impl BatchEncoder for ArcJsonEncoder {
         )
         .into_bytes())
     }
+}
+
+/// The rows of `batch` as arrays, comma-separated (and preceded by a comma
+/// unless they are the `first` of the result).
+fn data_rows(batch: &RecordBatch, first: bool) -> Result<Vec<u8>, EncodeError> {
+    let opts = format_options();
+    let renderers = renderers(batch, &opts, Style::Json)?;
+    let mut out = String::with_capacity(batch.num_rows() * 16 * renderers.len().max(1));
+    for row in 0..batch.num_rows() {
+        if !(first && row == 0) {
+            out.push(',');
+        }
+        out.push('[');
+        for (i, r) in renderers.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            r.write_json(row, &mut out)?;
+        }
+        out.push(']');
+    }
+    Ok(out.into_bytes())
 }
 
 #[cfg(test)]

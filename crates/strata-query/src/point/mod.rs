@@ -23,11 +23,13 @@
 //! statement outside the shape, any name the table lacks, any literal that
 //! does not cast, and any read that would decode more than
 //! [`read::MAX_POINT_ROWS`] rows goes to DataFusion, which answers or reports
-//! the error. `EXPLAIN` always shows DataFusion's plan.
+//! the error. `EXPLAIN` shows the point read first, then DataFusion's plans as
+//! the fallback ([`explain`]).
 //!
 //! Decoded pages are kept for the next read of the same pages
 //! ([`pages::PageCache`], `--query-page-cache`).
 
+pub(crate) mod explain;
 pub(crate) mod pages;
 pub(crate) mod read;
 pub(crate) mod shape;

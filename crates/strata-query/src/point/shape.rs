@@ -84,6 +84,55 @@ pub(crate) struct PointQuery {
     pub limit: Option<usize>,
 }
 
+impl TimeOp {
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Eq => "=",
+            Self::Lt => "<",
+            Self::LtEq => "<=",
+            Self::Gt => ">",
+            Self::GtEq => ">=",
+        }
+    }
+}
+
+/// The statement as `EXPLAIN` describes it: names as resolved, literals
+/// quoted as SQL.
+impl std::fmt::Display for PointQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        fn quoted(s: &str) -> String {
+            format!("'{}'", s.replace('\'', "''"))
+        }
+        let columns = self
+            .columns
+            .as_ref()
+            .map_or_else(|| "*".to_owned(), |c| c.join(", "));
+        let conditions: Vec<String> = self
+            .equals
+            .iter()
+            .map(|(c, v)| format!("{c} = {}", quoted(v)))
+            .chain(
+                self.time
+                    .iter()
+                    .map(|(op, v)| format!("time {} {}", op.sql(), quoted(v))),
+            )
+            .collect();
+        write!(
+            f,
+            "PointRead: table={}, columns=[{columns}], filter={}",
+            self.table,
+            conditions.join(" AND ")
+        )?;
+        if let Some(desc) = self.order_desc {
+            write!(f, ", order=time {}", if desc { "DESC" } else { "ASC" })?;
+        }
+        if let Some(n) = self.limit {
+            write!(f, ", limit={n}")?;
+        }
+        Ok(())
+    }
+}
+
 /// How DataFusion names an identifier: unquoted folds ASCII letters to lower
 /// case (only those: `ÖRT` stays `Ört`).
 fn normalise(ident: &Ident) -> String {

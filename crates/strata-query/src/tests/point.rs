@@ -12,7 +12,8 @@ use strata_storage::Engine;
 
 /// File 1: 300 hosts without `region` (the column does not exist yet), small
 /// pages so the page index has something to skip. File 2: `region` for some
-/// hosts, and late rows older than file 1. Then buffered rows, some newer.
+/// hosts, late rows older than file 1, and rows with a plain string field,
+/// `state`. Then buffered rows, some newer, some with `state`.
 async fn engine(dir: &std::path::Path) -> Arc<Engine> {
     let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
     let engine = super::last_rows::open_with(dir, &store, Some(64)).await;
@@ -21,11 +22,45 @@ async fn engine(dir: &std::path::Path) -> Arc<Engine> {
     let mut second = rows(40, 10, T0 + 30 * S, Some("eu"));
     second.extend(rows(300, 3, T0 - 100 * S + 500, None));
     write(&engine, &second).await;
+    write_states(&engine, 40, 6, T0 + 60 * S).await;
     engine.persist_all().await;
     let mut buffered = rows(5, 4, T0 + 50 * S + 700, Some("us"));
     buffered.extend(rows(300, 1, T0 + 10 * S + 900, None));
     write(&engine, &buffered).await;
+    write_states(&engine, 8, 2, T0 + 70 * S).await;
     engine
+}
+
+/// Rows of `hosts` hosts, `steps` seconds apart from `t0`, with only the
+/// string field `state`: `ok`, `warn` or (every seventh row) none.
+async fn write_states(engine: &Arc<Engine>, hosts: usize, steps: i64, t0: i64) {
+    use strata_model::{ColumnKind, FieldType, FieldValue, WriteBatch};
+    let mut b = WriteBatch::default();
+    for step in 0..steps {
+        for h in 0..hosts {
+            let n = step as usize * hosts + h;
+            let tb = b.table_mut("cpu");
+            tb.begin_row(n as u32 + 1, t0 + step * S + h as i64);
+            let c = tb.resolve_column(0, "host", ColumnKind::Tag).unwrap();
+            tb.push_tag(c, &format!("h{h:02}"));
+            if !n.is_multiple_of(7) {
+                let c = tb
+                    .resolve_column(1, "state", ColumnKind::Field(FieldType::String))
+                    .unwrap();
+                tb.push_field(
+                    c,
+                    FieldValue::Str(if n.is_multiple_of(3) { "warn" } else { "ok" }),
+                );
+            }
+        }
+    }
+    b.finish();
+    let opts = strata_storage::WriteOptions {
+        accept_partial: true,
+        no_sync: false,
+    };
+    let out = engine.write("db", b, opts).await.unwrap();
+    assert!(out.errors.is_empty());
 }
 
 /// The rows of an answer, one string each, sorted: DataFusion leaves the order
@@ -84,6 +119,12 @@ const POINT: &[&str] = &[
     "SELECT * FROM cpu WHERE host = 'h04' AND time < '2023-11-15'",
     "SELECT * FROM cpu WHERE host = 'h00' AND time >= TIMESTAMP '2023-11-14 22:13:25' \
      AND time < TIMESTAMP(9) '2023-11-14T22:13:29'",
+    // A plain string field, not a tag: absent from file 1, NULL in some rows.
+    "SELECT * FROM cpu WHERE state = 'warn'",
+    "SELECT host, state, time FROM cpu WHERE host = 'h03' AND state = 'ok'",
+    "SELECT * FROM cpu WHERE state = 'ok' AND time >= '{62}' ORDER BY time DESC LIMIT 9",
+    "SELECT * FROM cpu WHERE state = 'gone'",
+    "SELECT state FROM cpu WHERE host = 'h05' AND state = 'warn' AND time < '{71}'",
 ];
 
 /// Statements DataFusion must answer: another shape, or names the point read
@@ -196,6 +237,66 @@ async fn point_reads_answer_as_datafusion_does() {
         assert_eq!(fast.cache_stats().point_reads, before, "{sql}");
         assert_eq!(got, answer(&planned, sql).await, "{sql}");
     }
+}
+
+/// The rows of an `EXPLAIN` answer: (plan_type, plan).
+async fn explained(q: &QueryExecutor, sql: &str) -> Vec<(String, String)> {
+    let batches = q.collect("db", &format!("EXPLAIN {sql}")).await.unwrap();
+    let mut out = Vec::new();
+    for b in &batches {
+        for i in 0..b.num_rows() {
+            let cell = |c: usize| array_value_to_string(b.column(c), i).unwrap();
+            out.push((cell(0), cell(1)));
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn explain_shows_the_point_read_before_the_fallback_plans() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    let (fast, planned) = executors(&engine);
+    let sql = statement(
+        "SELECT time, usage FROM cpu WHERE host = 'h04' AND time >= '{3}' ORDER BY time DESC LIMIT 7",
+    );
+    let rows = explained(&fast, &sql).await;
+    let kinds: Vec<&str> = rows.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(kinds, ["point_read", "logical_plan", "physical_plan"]);
+    let text = &rows[0].1;
+    for part in [
+        "PointRead: table=cpu, columns=[time, usage]",
+        &format!("filter=host = 'h04' AND time >= '{}'", ts(3)),
+        "order=time DESC, limit=7",
+        "more than 262144 rows",
+    ] {
+        assert!(text.contains(part), "{part:?} not in {text}");
+    }
+    assert_eq!(rows[1..], explained(&planned, &sql).await[..]);
+    // Explaining runs nothing.
+    assert_eq!(fast.cache_stats().point_reads, 0);
+
+    let quote = explained(&fast, "SELECT * FROM cpu WHERE host = 'it''s'").await;
+    assert!(quote[0].1.contains("filter=host = 'it''s'"), "{quote:?}");
+    // Not served by a point read: DataFusion's plans alone.
+    for sql in [
+        "SELECT * FROM cpu WHERE host = 'h04' AND usage > 1",
+        "SELECT * FROM cpu WHERE idle = '3'",
+    ] {
+        let rows = explained(&fast, sql).await;
+        assert!(rows.iter().all(|(k, _)| k != "point_read"), "{sql}");
+    }
+    let analyzed = fast
+        .collect("db", "EXPLAIN ANALYZE SELECT * FROM cpu WHERE host = 'h04'")
+        .await
+        .unwrap();
+    let text = datafusion::arrow::util::pretty::pretty_format_batches(&analyzed)
+        .unwrap()
+        .to_string();
+    assert!(
+        !text.contains("point_read") && !text.contains("PointRead"),
+        "{text}"
+    );
 }
 
 #[tokio::test]
