@@ -344,6 +344,8 @@ impl QueryExecutor {
         if explain.options.analyze {
             return None;
         }
+        // Without a store a point read falls back as soon as files exist.
+        self.point_sources.store.as_ref()?;
         let q = PointQuery::recognise(&explain.statement)?;
         let snapshot = self.engine.catalog().snapshot();
         let table = snapshot.database(db)?.table(&q.table)?;

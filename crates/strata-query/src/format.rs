@@ -172,7 +172,7 @@ impl Sizing {
 pub(crate) const TS_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.9fZ";
 
 /// Most output bytes reserved up front for one batch.
-const MAX_RESERVE_BYTES: usize = 16 << 20;
+pub(crate) const MAX_RESERVE_BYTES: usize = 16 << 20;
 
 fn json_escape(out: &mut String, s: &str) {
     out.push('"');
@@ -231,6 +231,11 @@ pub trait BatchEncoder {
         let out = self.batch(&batch);
         Box::new(move || out)
     }
+    /// Whether [`job`](Self::job) leaves the work to the job, so that running
+    /// it elsewhere gains something.
+    fn defers(&self) -> bool {
+        false
+    }
     /// Bytes that close the output.
     fn end(&mut self) -> Result<Vec<u8>, EncodeError>;
 }
@@ -253,6 +258,10 @@ impl BatchEncoder for Encoder {
         };
         self.rows_written += batch.num_rows() as u64;
         Box::new(move || Ok(rows.encode(&batch)?.into_bytes()))
+    }
+
+    fn defers(&self) -> bool {
+        true
     }
 
     fn end(&mut self) -> Result<Vec<u8>, EncodeError> {
@@ -652,7 +661,8 @@ impl Encoder {
         }
     }
 
-    /// Rows encoded so far.
+    /// Rows handed to [`batch`](Self::batch) or [`BatchEncoder::job`] so far
+    /// (a job's may not be encoded yet).
     pub fn rows_written(&self) -> u64 {
         self.rows_written
     }

@@ -1,12 +1,12 @@
 //! A running query's result, and its encoding into the bytes of an answer.
 //!
-//! Invariants of [`QueryStream::encode`]: batches are encoded in jobs on the
-//! query runtime (small ones where they arrive), at most one more at a time
-//! than it has threads, and their
-//! outputs come out in the order of the batches; memory is bounded by those
-//! batches and their encodings, not by the result. The returned stream owns
-//! the query: dropping it drops the DataFusion stream, which cancels the
-//! query, and aborts the jobs not yet started.
+//! Invariants of [`QueryStream::encode`]: batches of the encoders that defer
+//! their work are encoded in jobs on the query runtime (small batches where
+//! they arrive), at most [`MAX_AHEAD`] at a time, and their outputs come out
+//! in the order of the batches; memory is bounded by those batches and their
+//! encodings, not by the result. The returned stream owns the query: dropping
+//! it drops the DataFusion stream, which cancels the query, and aborts the
+//! jobs not yet started.
 
 use crate::error::QueryError;
 use crate::format::{BatchEncoder, EncodeError, EncodeJob};
@@ -61,14 +61,19 @@ fn lock<E>(enc: &Mutex<E>) -> MutexGuard<'_, E> {
 
 /// Batches of fewer rows are encoded where they arrive (on the thread that
 /// sends the answer): for them the hop to the query runtime and back costs
-/// more than it saves. A point read's answer is one such batch.
+/// more than it saves. A point read's answer is typically one such batch.
 const INLINE_ROWS: usize = 2048;
+
+/// Most batches one answer has in encoding at once: each holds a batch and up
+/// to 16 MiB of output, outside the query's memory pool, so this does not
+/// grow with the core count.
+const MAX_AHEAD: usize = 4;
 
 async fn encode_one(
     runtime: &QueryRuntime,
-    (rows, job): (usize, EncodeJob),
+    (hop, job): (bool, EncodeJob),
 ) -> Result<Vec<u8>, ResultError> {
-    if rows < INLINE_ROWS {
+    if !hop {
         return Ok(job()?);
     }
     Ok(runtime.run(async move { job() }).await??)
@@ -81,8 +86,9 @@ impl QueryStream {
     /// Waits for the first batch, so that a query failing before it is an
     /// error here, while an answer can still say so in its status. After
     /// that, the stream's first error is its last item. Several batches
-    /// encode at once on the query runtime's threads (the encoding of a large
-    /// result costs about as much as computing it).
+    /// encode at once on the query runtime's threads when `enc` defers its
+    /// work (the encoding of a large result costs about as much as computing
+    /// it).
     pub async fn encode<E>(
         mut self,
         mut enc: E,
@@ -90,37 +96,42 @@ impl QueryStream {
     where
         E: BatchEncoder + Send + 'static,
     {
+        let defers = enc.defers();
         let mut head = enc.begin()?;
         if let Some(first) = self.stream.next().await {
             let first = first?;
-            let rows = first.num_rows();
-            head.extend(encode_one(&self.runtime, (rows, enc.job(first))).await?);
+            let hop = defers && first.num_rows() >= INLINE_ROWS;
+            head.extend(encode_one(&self.runtime, (hop, enc.job(first))).await?);
         }
-        let ahead = self.runtime.threads() + 1;
+        let ahead = (self.runtime.threads() + 1).min(MAX_AHEAD);
         let enc = Arc::new(Mutex::new(enc));
         let closing = Arc::clone(&enc);
         let runtime = self.runtime;
         let body = self
             .stream
             .map(move |batch| {
-                let job = batch.map(|b| (b.num_rows(), lock(&enc).job(b)));
+                let job = batch.map(|b| (defers && b.num_rows() >= INLINE_ROWS, lock(&enc).job(b)));
                 let runtime = Arc::clone(&runtime);
                 async move { encode_one(&runtime, job?).await }
             })
             .buffered(ahead);
         let tail = futures::stream::once(async move { Ok(lock(&closing).end()?) });
-        Ok(futures::stream::once(async move { Ok(head) })
+        let all = futures::stream::once(async move { Ok(head) })
             .chain(body)
-            .chain(tail)
-            .scan(false, |failed, item| {
-                let next = if *failed {
-                    None
-                } else {
-                    *failed = item.is_err();
-                    Some(item)
-                };
-                futures::future::ready(next)
-            }))
+            .chain(tail);
+        // Ends at the first error without polling what follows it: no further
+        // batch is computed and no closing bytes are made.
+        Ok(futures::stream::unfold(
+            (Box::pin(all), false),
+            |(mut all, failed)| async move {
+                if failed {
+                    return None;
+                }
+                let item = all.next().await?;
+                let failed = item.is_err();
+                Some((item, (all, failed)))
+            },
+        ))
     }
 }
 
@@ -236,6 +247,92 @@ mod tests {
             .map(|r| r["v"].as_i64().unwrap())
             .collect();
         assert_eq!(values, (0..rows as i64).collect::<Vec<_>>());
+    }
+
+    /// Tags each batch with its number; the job of batch `i` of `n` sleeps
+    /// longer the earlier the batch, so jobs in flight together finish in
+    /// reverse order.
+    struct Slow {
+        next: u64,
+        n: u64,
+    }
+
+    impl BatchEncoder for Slow {
+        fn begin(&mut self) -> Result<Vec<u8>, EncodeError> {
+            Ok(Vec::new())
+        }
+        fn batch(&mut self, _: &RecordBatch) -> Result<Vec<u8>, EncodeError> {
+            unreachable!("every batch goes through job")
+        }
+        fn job(&mut self, _: RecordBatch) -> crate::format::EncodeJob {
+            let i = self.next;
+            self.next += 1;
+            let wait = std::time::Duration::from_millis(5 * (self.n - i));
+            Box::new(move || {
+                std::thread::sleep(wait);
+                Ok(i.to_le_bytes().to_vec())
+            })
+        }
+        fn defers(&self) -> bool {
+            true
+        }
+        fn end(&mut self) -> Result<Vec<u8>, EncodeError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn outputs_keep_the_order_of_batches_when_jobs_finish_out_of_order() {
+        let big = batches()
+            .into_iter()
+            .find(|b| b.num_rows() >= 4096)
+            .unwrap();
+        let n = 12;
+        let q = query((0..n).map(|_| Ok(big.clone())).collect());
+        let chunks: Vec<Vec<u8>> = q
+            .encode(Slow { next: 0, n })
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let order: Vec<u64> = chunks
+            .concat()
+            .chunks(8)
+            .map(|c| u64::from_le_bytes(c.try_into().unwrap()))
+            .collect();
+        assert_eq!(order, (0..n).collect::<Vec<_>>());
+
+        // JSON whose first rows are in a job, with jobs back to back.
+        let sizes = [0usize, 9000, 0, 6000, 4097, 2048, 3];
+        let mut all = batches();
+        all.sort_by_key(|b| std::cmp::Reverse(b.num_rows()));
+        let pick = |rows: usize| {
+            let big = &all[0];
+            big.slice(0, rows)
+        };
+        let input: Vec<RecordBatch> = sizes.iter().map(|&r| pick(r)).collect();
+        let mut expected = Encoder::new(Format::Json, schema());
+        let mut want = expected.begin().into_bytes();
+        for b in &input {
+            want.extend(expected.batch(b).unwrap().into_bytes());
+        }
+        want.extend(expected.end().into_bytes());
+        let q = query(input.into_iter().map(Ok).collect());
+        let got: Vec<Vec<u8>> = q
+            .encode(Encoder::new(Format::Json, schema()))
+            .await
+            .unwrap()
+            .try_collect()
+            .await
+            .unwrap();
+        let got = got.concat();
+        assert!(got == want);
+        let parsed: serde_json::Value = serde_json::from_slice(&got).unwrap();
+        assert_eq!(
+            parsed.as_array().unwrap().len(),
+            sizes.iter().sum::<usize>()
+        );
     }
 
     #[tokio::test]

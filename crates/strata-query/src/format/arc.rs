@@ -11,7 +11,10 @@
 //! rules of the other text formats (module [`super`]): timestamps RFC 3339 with
 //! nanoseconds, NULL as `null`.
 
-use super::{BatchEncoder, EncodeError, EncodeJob, Style, format_options, json_escape, renderers};
+use super::{
+    BatchEncoder, EncodeError, EncodeJob, MAX_RESERVE_BYTES, Style, format_options, json_escape,
+    renderers,
+};
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::arrow::record_batch::RecordBatch;
 use std::time::Instant;
@@ -41,7 +44,8 @@ impl ArcJsonEncoder {
         }
     }
 
-    /// Rows encoded so far.
+    /// Rows handed to [`BatchEncoder::batch`] or [`BatchEncoder::job`] so far
+    /// (a job's may not be encoded yet).
     pub fn rows_written(&self) -> u64 {
         self.rows
     }
@@ -74,6 +78,10 @@ impl BatchEncoder for ArcJsonEncoder {
         Box::new(move || data_rows(&batch, first))
     }
 
+    fn defers(&self) -> bool {
+        true
+    }
+
     fn end(&mut self) -> Result<Vec<u8>, EncodeError> {
         let ms = self.started.elapsed().as_secs_f64() * 1000.0;
         Ok(format!(
@@ -89,7 +97,11 @@ impl BatchEncoder for ArcJsonEncoder {
 fn data_rows(batch: &RecordBatch, first: bool) -> Result<Vec<u8>, EncodeError> {
     let opts = format_options();
     let renderers = renderers(batch, &opts, Style::Json)?;
-    let mut out = String::with_capacity(batch.num_rows() * 16 * renderers.len().max(1));
+    let reserve = batch
+        .num_rows()
+        .saturating_mul(16 * renderers.len().max(1))
+        .min(MAX_RESERVE_BYTES);
+    let mut out = String::with_capacity(reserve);
     for row in 0..batch.num_rows() {
         if !(first && row == 0) {
             out.push(',');

@@ -23,8 +23,10 @@
 //! statement outside the shape, any name the table lacks, any literal that
 //! does not cast, and any read that would decode more than
 //! [`read::MAX_POINT_ROWS`] rows goes to DataFusion, which answers or reports
-//! the error. `EXPLAIN` shows the point read first, then DataFusion's plans as
-//! the fallback ([`explain`]).
+//! the error. Only [`crate::QueryExecutor::sql_with_params`] without
+//! parameters tries a point read. `EXPLAIN` of a statement it would serve
+//! shows the point read first, then DataFusion's plans as the fallback
+//! ([`explain`]).
 //!
 //! Decoded pages are kept for the next read of the same pages
 //! ([`pages::PageCache`], `--query-page-cache`).

@@ -273,8 +273,10 @@ async fn explain_shows_the_point_read_before_the_fallback_plans() {
         assert!(text.contains(part), "{part:?} not in {text}");
     }
     assert_eq!(rows[1..], explained(&planned, &sql).await[..]);
-    // Explaining runs nothing.
+    // Explaining reads nothing; the statement itself is then a point read.
     assert_eq!(fast.cache_stats().point_reads, 0);
+    fast.collect("db", &sql).await.unwrap();
+    assert_eq!(fast.cache_stats().point_reads, 1);
 
     let quote = explained(&fast, "SELECT * FROM cpu WHERE host = 'it''s'").await;
     assert!(quote[0].1.contains("filter=host = 'it''s'"), "{quote:?}");

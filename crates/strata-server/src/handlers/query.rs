@@ -11,8 +11,8 @@
 //!   into the plan by `strata-query`, never spliced into the SQL.
 //!
 //! JSON, JSON Lines and CSV stream: each record batch is encoded and sent as it is
-//! produced, so memory stays bounded by a batch, not by the result (see
-//! `stream.rs`). Planning errors and an error in the first batch answer 400 with
+//! produced, so memory stays bounded by a few batches and their encodings, not
+//! by the result (see `stream.rs` and `strata_query::QueryStream::encode`). Planning errors and an error in the first batch answer 400 with
 //! the JSON error shape; a failure after the first bytes were sent ends the
 //! response early (the status line is already gone). Parquet and pretty are
 //! encoded whole before the answer (the Parquet footer, the table's column
