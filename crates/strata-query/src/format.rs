@@ -32,7 +32,7 @@ use datafusion::arrow::datatypes::{
 use datafusion::arrow::error::ArrowError;
 use datafusion::arrow::record_batch::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -364,6 +364,8 @@ pub(crate) struct ColumnRenderer<'a> {
     render: Render<'a>,
     /// Reused for cells that must be escaped after formatting.
     scratch: RefCell<String>,
+    /// The last date a timestamp cell was written with (see [`write_nanos`]).
+    date: Cell<Option<(i64, [u8; 10])>>,
 }
 
 /// What a cell is written as.
@@ -446,6 +448,7 @@ impl<'a> ColumnRenderer<'a> {
             nulls: array.logical_nulls(),
             render,
             scratch: RefCell::new(String::new()),
+            date: Cell::new(None),
         })
     }
 
@@ -480,11 +483,10 @@ impl<'a> ColumnRenderer<'a> {
                         "timestamp {v} (x{factor} ns) is outside the range Strata renders (years 1677 to 2262)"
                     ))
                 })?;
-                let t = chrono::DateTime::from_timestamp_nanos(nanos);
                 if matches!(style, Style::Json) {
                     out.push('"');
                 }
-                write_ts(out, &t);
+                write_nanos(out, nanos, &self.date);
                 if matches!(style, Style::Json) {
                     out.push('"');
                 }
@@ -546,32 +548,52 @@ fn write_float<F: Into<f64> + Copy + std::fmt::Debug>(out: &mut String, v: F) ->
     }
 }
 
-/// [`TS_FORMAT`] without re-parsing the format string for every cell.
-fn write_ts(out: &mut String, t: &chrono::DateTime<chrono::Utc>) {
-    use chrono::{Datelike, Timelike};
-    let year = t.year();
-    if (0..=9999).contains(&year) {
-        // Fixed width, so digits go straight into place (`write!` through
-        // `core::fmt` was most of the cost of a timestamp cell).
-        let mut b = *b"0000-00-00T00:00:00.000000000Z";
-        let mut put = |at: usize, width: usize, mut v: u32| {
-            for i in (at..at + width).rev() {
-                b[i] = b'0' + (v % 10) as u8;
-                v /= 10;
-            }
-        };
-        put(0, 4, year as u32);
-        put(5, 2, t.month());
-        put(8, 2, t.day());
-        put(11, 2, t.hour());
-        put(14, 2, t.minute());
-        put(17, 2, t.second());
-        put(20, 9, t.nanosecond());
-        // Only ASCII digits and separators were written.
-        out.push_str(std::str::from_utf8(&b).unwrap_or_default());
-    } else {
-        let _ = write!(out, "{}", t.format(TS_FORMAT));
+/// Writes `v` right-aligned in `b[at..at + width]` as decimal digits.
+fn put_digits(b: &mut [u8], at: usize, width: usize, mut v: u32) {
+    for i in (at..at + width).rev() {
+        b[i] = b'0' + (v % 10) as u8;
+        v /= 10;
     }
+}
+
+/// [`TS_FORMAT`] for the instant `nanos` after the epoch, written digit by
+/// digit (`write!` through `core::fmt` was most of the cost of a timestamp
+/// cell). `date` keeps the last day's `YYYY-MM-DD`: a series' rows come
+/// together and in time order, so most cells share their day with the one
+/// before, and only a new day goes through the calendar.
+fn write_nanos(out: &mut String, nanos: i64, date: &Cell<Option<(i64, [u8; 10])>>) {
+    const NS: i64 = 1_000_000_000;
+    let secs = nanos.div_euclid(NS);
+    let day = secs.div_euclid(86_400);
+    let ymd = match date.get() {
+        Some((d, ymd)) if d == day => ymd,
+        _ => {
+            use chrono::Datelike;
+            let t = chrono::DateTime::from_timestamp_nanos(nanos);
+            let year = t.year();
+            if !(0..=9999).contains(&year) {
+                let _ = write!(out, "{}", t.format(TS_FORMAT));
+                return;
+            }
+            let mut ymd = *b"0000-00-00";
+            put_digits(&mut ymd, 0, 4, year as u32);
+            put_digits(&mut ymd, 5, 2, t.month());
+            put_digits(&mut ymd, 8, 2, t.day());
+            date.set(Some((day, ymd)));
+            ymd
+        }
+    };
+    // In range by the Euclidean remainders: 0..86,400 and 0..10^9.
+    let of_day = secs.rem_euclid(86_400) as u32;
+    let sub = nanos.rem_euclid(NS) as u32;
+    let mut b = *b"0000-00-00T00:00:00.000000000Z";
+    b[..10].copy_from_slice(&ymd);
+    put_digits(&mut b, 11, 2, of_day / 3600);
+    put_digits(&mut b, 14, 2, of_day / 60 % 60);
+    put_digits(&mut b, 17, 2, of_day % 60);
+    put_digits(&mut b, 20, 9, sub);
+    // Only ASCII digits and separators were written.
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
 }
 
 /// Formatting options of the columns [`ColumnRenderer`] does not render itself.
@@ -841,6 +863,21 @@ mod tests {
         assert!(csv.iter().any(|c| c.starts_with("1677-")));
         assert!(csv.iter().any(|c| c.starts_with("2262-")));
         assert!(csv.contains(&"2000-02-29T00:00:00.000000000Z".to_owned()));
+
+        // Runs of cells within a day and across midnights, before and after
+        // the epoch: the remembered date must change exactly at midnight.
+        let day = 86_400 * 1_000_000_000i64;
+        let values: Vec<i64> = [-2 * day, -day, 0, day, 11_016 * day]
+            .into_iter()
+            .flat_map(|midnight| (-40..40).map(move |i| midnight + i * 77_000_000_001))
+            .collect();
+        let a: ArrayRef = Arc::new(TimestampNanosecondArray::from(values.clone()));
+        for (v, c) in values.iter().zip(cells(Format::Csv, "t", a)) {
+            let want = chrono::DateTime::from_timestamp_nanos(*v)
+                .format(TS_FORMAT)
+                .to_string();
+            assert_eq!(c, want, "{v}");
+        }
     }
 
     #[test]
