@@ -318,7 +318,8 @@ impl QueryExecutor {
         {
             return Ok(answer);
         }
-        let point_read_plan = (params.is_none() && self.point_reads)
+        let point_read_plan = params
+            .is_none()
             .then(|| self.explained_point_read(db, &statement))
             .flatten();
         let ctx = self.context(db)?;
@@ -328,10 +329,7 @@ impl QueryExecutor {
             None => df,
         };
         let answer = self.start(df, deadline).await?;
-        Ok(match point_read_plan {
-            Some(text) => crate::point::explain::prepend(answer, text),
-            None => answer,
-        })
+        Ok(crate::point::explain::prepend(answer, point_read_plan))
     }
 
     /// For `EXPLAIN` (without `ANALYZE`, which runs DataFusion's plan) of a
@@ -341,6 +339,9 @@ impl QueryExecutor {
         let DFStatement::Explain(explain) = statement else {
             return None;
         };
+        if !self.point_reads {
+            return None;
+        }
         if explain.options.analyze {
             return None;
         }
@@ -367,16 +368,26 @@ impl QueryExecutor {
     /// query reads only the databases it names. A named database that does not
     /// exist is [`QueryError::DatabaseNotFound`]; so is a missing `default_db`
     /// when a bare table name needs it (table functions such as
-    /// `generate_series` do not).
+    /// `generate_series` do not). A point query (which names one bare table)
+    /// is tried as a point read of `default_db`, as in
+    /// [`sql_with_params`](Self::sql_with_params).
     pub async fn sql_in_databases(
         &self,
         default_db: &str,
         sql: &str,
     ) -> Result<QueryStream, QueryError> {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
+        let statement = parse_sql(sql)?;
+        // A point query names one bare table, which is `default_db`'s.
+        if self.point_reads
+            && let Some(q) = PointQuery::recognise(&statement)
+            && let Some(answer) = self.point_read(default_db, &q, deadline).await?
+        {
+            return Ok(answer);
+        }
+        let point_read_plan = self.explained_point_read(default_db, &statement);
         let (ctx, catalog) = self.session()?;
         let state = ctx.state();
-        let statement = parse_sql(sql)?;
         let mut needs_default = false;
         let mut named = BTreeSet::new();
         for r in state.resolve_table_references(&statement)? {
@@ -426,7 +437,8 @@ impl QueryExecutor {
             self.register(&catalog, &name, db)?;
         }
         let df = plan(&ctx, statement).await?;
-        self.start(df, deadline).await
+        let answer = self.start(df, deadline).await?;
+        Ok(crate::point::explain::prepend(answer, point_read_plan))
     }
 
     /// Answers `q` by a point read, or `None` when it is not one after all

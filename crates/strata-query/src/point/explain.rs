@@ -27,8 +27,12 @@ pub(crate) fn describe(q: &PointQuery, caps: Caps) -> String {
 }
 
 /// `answer`, DataFusion's `EXPLAIN` output, with a first row `point_read`,
-/// `text`. An answer of another shape (a newer DataFusion's) is left alone.
-pub(crate) fn prepend(answer: QueryStream, text: String) -> QueryStream {
+/// `text`, if there is a text. An answer of another shape (a newer
+/// DataFusion's) is left alone.
+pub(crate) fn prepend(answer: QueryStream, text: Option<String>) -> QueryStream {
+    let Some(text) = text else {
+        return answer;
+    };
     let schema = Arc::clone(&answer.schema);
     let shape_known = schema.fields().len() == 2
         && schema

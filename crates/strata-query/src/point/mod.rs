@@ -23,8 +23,9 @@
 //! statement outside the shape, any name the table lacks, any literal that
 //! does not cast, and any read that would decode more than
 //! [`read::MAX_POINT_ROWS`] rows goes to DataFusion, which answers or reports
-//! the error. Only [`crate::QueryExecutor::sql_with_params`] without
-//! parameters tries a point read. `EXPLAIN` of a statement it would serve
+//! the error. [`crate::QueryExecutor::sql_with_params`] without parameters
+//! and [`crate::QueryExecutor::sql_in_databases`] (Arc's routes) try point
+//! reads. `EXPLAIN` of a statement one would serve
 //! shows the point read first, then DataFusion's plans as the fallback
 //! ([`explain`]).
 //!

@@ -301,6 +301,53 @@ async fn explain_shows_the_point_read_before_the_fallback_plans() {
     );
 }
 
+/// Rows of `sql` on Arc's route, whose bare table names are `db`'s.
+async fn arc_answer(q: &QueryExecutor, sql: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    let answer = q.sql_in_databases("db", sql).await.unwrap();
+    let batches: Vec<RecordBatch> = answer.stream.try_collect().await.unwrap();
+    rows_of(&batches)
+}
+
+#[tokio::test]
+async fn arcs_route_serves_point_reads_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path()).await;
+    let (fast, planned) = executors(&engine);
+    for (i, template) in POINT.iter().enumerate() {
+        let sql = statement(template);
+        assert_eq!(
+            arc_answer(&fast, &sql).await,
+            arc_answer(&planned, &sql).await,
+            "{sql}"
+        );
+        assert_eq!(fast.cache_stats().point_reads, i as u64 + 1, "{sql}");
+    }
+    // A name with a database is DataFusion's, as is an unknown default.
+    let named = "SELECT * FROM db.cpu WHERE host = 'h07'";
+    assert_eq!(
+        arc_answer(&fast, named).await,
+        arc_answer(&planned, named).await
+    );
+    let missing = fast
+        .sql_in_databases("nope", "SELECT * FROM cpu WHERE host = 'h07'")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(missing, QueryError::DatabaseNotFound(_)),
+        "{missing:?}"
+    );
+    assert_eq!(fast.cache_stats().point_reads, POINT.len() as u64);
+
+    let explained = arc_answer(&fast, "EXPLAIN SELECT * FROM cpu WHERE host = 'h07'").await;
+    assert!(
+        explained
+            .iter()
+            .any(|r| r.starts_with("point_read|PointRead: table=cpu")),
+        "{explained:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_read_past_the_row_cap_goes_to_datafusion() {
     let dir = tempfile::tempdir().unwrap();
