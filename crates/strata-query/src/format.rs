@@ -528,8 +528,9 @@ impl<'a> ColumnRenderer<'a> {
 }
 
 /// A tag column's JSON cells each as one copy: every dictionary value after
-/// its object key, then the key with `null`, built once per batch (a row of
-/// TSBS data is half tags; their key, value and separator were three copies).
+/// its object key, then the key with `null`, built once per batch. A tag cell
+/// is then one copy instead of three (separator, key, value), and tags are
+/// half of a TSBS row.
 struct Joined {
     text: String,
     /// Entry `k` ends at `ends[k]`; the last entry is the NULL one.
@@ -538,10 +539,16 @@ struct Joined {
 
 impl Joined {
     fn write(&self, r: &ColumnRenderer<'_>, row: usize, out: &mut String) {
-        let k = r.dict_key(row).unwrap_or(self.ends.len() - 1);
-        let start = k.checked_sub(1).and_then(|p| self.ends.get(p)).copied();
-        let end = self.ends.get(k).copied();
-        out.push_str(&self.text[start.unwrap_or(0)..end.unwrap_or(self.text.len())]);
+        let null = self.ends.len() - 1;
+        let mut k = r.dict_key(row).unwrap_or(null);
+        // Keys are bounded by the dictionary (arrow's `normalized_keys`); an
+        // out-of-range one is a bug, and must not copy other values' text.
+        debug_assert!(k <= null, "key {k} beyond {null} values");
+        if k > null {
+            k = null;
+        }
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        out.push_str(&self.text[start..self.ends[k]]);
     }
 }
 
@@ -561,9 +568,14 @@ impl ColumnRenderer<'_> {
         let mut start = 0;
         for &end in ends {
             out.push_str(key);
-            // An entry of a NULL value is empty; its rows are in the logical
-            // nulls and take the last entry.
-            out.push_str(&text[start..end]);
+            // A NULL value's rendering is empty (a real one has its quotes at
+            // least). Its rows are in the logical nulls and take the last
+            // entry, but its own entry stays valid JSON too.
+            if start == end {
+                out.push_str("null");
+            } else {
+                out.push_str(&text[start..end]);
+            }
             joined_ends.push(out.len());
             start = end;
         }
@@ -634,6 +646,8 @@ fn write_nanos(out: &mut String, nanos: i64, date: &Cell<Option<(i64, [u8; 10])>
             use chrono::Datelike;
             let t = chrono::DateTime::from_timestamp_nanos(nanos);
             let year = t.year();
+            // Unreachable for i64 nanoseconds (years 1677 to 2262); kept so
+            // that the digits below never see a year they cannot hold.
             if !(0..=9999).contains(&year) {
                 let _ = write!(out, "{}", t.format(TS_FORMAT));
                 return;
@@ -778,7 +792,7 @@ impl Rows {
                 .zip(self.keys.iter())
                 .map(|(r, key)| r.joined(key))
                 .collect(),
-            Style::Csv => Vec::new(),
+            Style::Csv => renderers.iter().map(|_| None).collect(),
         };
         let mut out = String::with_capacity(self.sizing.reserve(batch.num_rows()));
         for row in 0..batch.num_rows() {

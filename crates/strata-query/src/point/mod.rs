@@ -25,7 +25,7 @@
 //! [`read::MAX_POINT_ROWS`] rows goes to DataFusion, which answers or reports
 //! the error. [`crate::QueryExecutor::sql_with_params`] without parameters
 //! and [`crate::QueryExecutor::sql_in_databases`] (Arc's routes) try point
-//! reads. `EXPLAIN` of a statement one would serve
+//! reads. `EXPLAIN` of a statement either would serve as a point read
 //! shows the point read first, then DataFusion's plans as the fallback
 //! ([`explain`]).
 //!
