@@ -42,6 +42,7 @@ use object_store::ObjectStore;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use strata_model::{DbId, TableId};
 use strata_storage::Engine;
 use strata_storage::catalog::DatabaseSchema;
 
@@ -312,9 +313,7 @@ impl QueryExecutor {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let statement = parse_sql(sql)?;
         if params.is_none()
-            && self.point_reads
-            && let Some(q) = PointQuery::recognise(&statement)
-            && let Some(answer) = self.point_read(db, &q, deadline).await?
+            && let Some(answer) = self.point_read(db, &statement, deadline).await?
         {
             return Ok(answer);
         }
@@ -348,14 +347,26 @@ impl QueryExecutor {
         // Without a store a point read falls back as soon as files exist.
         self.point_sources.store.as_ref()?;
         let q = PointQuery::recognise(&explain.statement)?;
+        self.resolve_point(db, &q)?;
+        Some(crate::point::explain::describe(&q, self.point_caps()))
+    }
+
+    /// `q` against table `q.table` of `db`, with the table's ids; `None` when
+    /// either is missing or the point read does not handle what `q` names.
+    fn resolve_point(&self, db: &str, q: &PointQuery) -> Option<(DbId, TableId, Resolved)> {
         let snapshot = self.engine.catalog().snapshot();
-        let table = snapshot.database(db)?.table(&q.table)?;
-        Resolved::new(&q, table.arrow_schema())?;
-        let caps = Caps {
+        let database = snapshot.database(db)?;
+        let table = database.table(&q.table)?;
+        let resolved = Resolved::new(q, table.arrow_schema())?;
+        Some((database.id(), table.id(), resolved))
+    }
+
+    /// What a point read may hold before it leaves the query to DataFusion.
+    fn point_caps(&self) -> Caps {
+        Caps {
             rows: self.point_read_max_rows,
             bytes: self.limits.memory_bytes,
-        };
-        Some(crate::point::explain::describe(&q, caps))
+        }
     }
 
     /// Plans and starts `sql` for an API whose SQL names its databases, as
@@ -379,10 +390,7 @@ impl QueryExecutor {
         let deadline = tokio::time::Instant::now() + self.limits.timeout;
         let statement = parse_sql(sql)?;
         // A point query names one bare table, which is `default_db`'s.
-        if self.point_reads
-            && let Some(q) = PointQuery::recognise(&statement)
-            && let Some(answer) = self.point_read(default_db, &q, deadline).await?
-        {
+        if let Some(answer) = self.point_read(default_db, &statement, deadline).await? {
             return Ok(answer);
         }
         let point_read_plan = self.explained_point_read(default_db, &statement);
@@ -446,27 +454,23 @@ impl QueryExecutor {
     async fn point_read(
         &self,
         db: &str,
-        q: &PointQuery,
+        statement: &DFStatement,
         deadline: tokio::time::Instant,
     ) -> Result<Option<QueryStream>, QueryError> {
-        let snapshot = self.engine.catalog().snapshot();
-        let Some(database) = snapshot.database(db) else {
+        if !self.point_reads {
+            return Ok(None);
+        }
+        let Some(q) = PointQuery::recognise(statement) else {
             return Ok(None);
         };
-        let Some(table) = database.table(&q.table) else {
+        let Some((db_id, table_id, resolved)) = self.resolve_point(db, &q) else {
             return Ok(None);
         };
-        let Some(resolved) = Resolved::new(q, table.arrow_schema()) else {
-            return Ok(None);
-        };
-        let ids = (database.id(), table.id());
+        let ids = (db_id, table_id);
         let engine = Arc::clone(&self.engine);
         let sources = self.point_sources.clone();
         let (order_desc, limit) = (q.order_desc, q.limit);
-        let caps = Caps {
-            rows: self.point_read_max_rows,
-            bytes: self.limits.memory_bytes,
-        };
+        let caps = self.point_caps();
         let work = async move {
             let Some(batches) =
                 crate::point::read::read(&engine, &sources, ids, &resolved, caps).await?

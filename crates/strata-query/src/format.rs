@@ -251,13 +251,7 @@ impl BatchEncoder for Encoder {
     }
 
     fn job(&mut self, batch: RecordBatch) -> EncodeJob {
-        let rows = Rows {
-            format: self.format,
-            keys: Arc::clone(&self.keys),
-            first: self.rows_written == 0,
-            sizing: Arc::clone(&self.sizing),
-        };
-        self.rows_written += batch.num_rows() as u64;
+        let rows = self.next_rows(batch.num_rows());
         Box::new(move || Ok(rows.encode(&batch)?.into_bytes()))
     }
 
@@ -742,15 +736,19 @@ impl Encoder {
 
     /// Encodes one batch.
     pub fn batch(&mut self, batch: &RecordBatch) -> Result<String, ArrowError> {
+        self.next_rows(batch.num_rows()).encode(batch)
+    }
+
+    /// The encoding of the next `n` rows, which are counted as written.
+    fn next_rows(&mut self, n: usize) -> Rows {
         let rows = Rows {
             format: self.format,
             keys: Arc::clone(&self.keys),
             first: self.rows_written == 0,
             sizing: Arc::clone(&self.sizing),
         };
-        let out = rows.encode(batch)?;
-        self.rows_written += batch.num_rows() as u64;
-        Ok(out)
+        self.rows_written += n as u64;
+        rows
     }
 
     /// Bytes that close the output.
