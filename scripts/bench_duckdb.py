@@ -10,7 +10,16 @@ rows per query.
 
 The SQL is the same text Strata ran; only the table name `cpu` after FROM is
 replaced by read_parquet('DATA_DIR/objects/DB/cpu/**/*.parquet'). A query's
-latency covers running it and fetching its whole result as an Arrow table.
+latency covers running it and producing its whole result in the chosen
+`--format`, as `strata bench query --format` does over HTTP:
+
+- `arrow` (default): fetched into Python as an Arrow table, in process; no
+  bytes are encoded, so this is DuckDB's time without any serialization.
+- `json`, `csv`: written by DuckDB's own writer, `COPY (query) TO FILE (FORMAT
+  JSON, ARRAY true)` (an array of objects, like Strata's `format=json`) or
+  `(FORMAT CSV, HEADER)`, into a scratch file in `--scratch-dir` (default
+  /dev/shm, memory, so no disk write is timed); the file is overwritten by
+  each query and removed at the end.
 
 Only persisted rows are in Parquet: let the server persist everything first
 (see docs/BENCHMARKS.md), and compare the row count printed at the start with
@@ -25,8 +34,10 @@ Usage (in the venv $HOME/.cache/strata-venv, which has duckdb and pyarrow):
 import argparse
 import json
 import math
+import os
 import re
 import sys
+import tempfile
 import time
 
 import duckdb
@@ -74,6 +85,19 @@ def parse_args():
         "it is turned on, as Strata caches Parquet footers across queries",
     )
     p.add_argument(
+        "--format",
+        choices=["arrow", "json", "csv"],
+        default="arrow",
+        help="what each result becomes: an in-process Arrow table (default), or "
+        "a JSON array of objects / CSV with a header written by DuckDB's COPY",
+    )
+    p.add_argument(
+        "--scratch-dir",
+        default="/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir(),
+        help="directory for the json/csv scratch file (default: /dev/shm when "
+        "it exists, so no disk write is timed)",
+    )
+    p.add_argument(
         "--json", action="store_true", help="print the summary as one JSON object"
     )
     return p.parse_args()
@@ -97,6 +121,23 @@ def read_queries(path):
     return queries
 
 
+def runner(args):
+    """Returns (run, scratch): run(con, sql) produces the whole result in
+    args.format and returns its row count; scratch is the file json/csv
+    results are written to (None for arrow)."""
+    if args.format == "arrow":
+        return (lambda con, sql: con.sql(sql).to_arrow_table().num_rows), None
+    options = "FORMAT JSON, ARRAY true" if args.format == "json" else "FORMAT CSV, HEADER"
+    scratch = os.path.join(args.scratch_dir, f"strata-bench-duckdb-{os.getpid()}.{args.format}")
+    target = scratch.replace("'", "''")
+
+    def run(con, sql):
+        # COPY's result is one row holding the number of rows written.
+        return con.execute(f"COPY ({sql}) TO '{target}' ({options})").fetchall()[0][0]
+
+    return run, scratch
+
+
 def main():
     args = parse_args()
     queries = read_queries(args.queries)
@@ -113,6 +154,7 @@ def main():
     except duckdb.Error as e:
         sys.exit(f"cannot read {glob}: {e}")
 
+    run, scratch = runner(args)
     order = []
     stats = {}
     for qtype, sql in queries:
@@ -123,7 +165,7 @@ def main():
         text = FROM_TABLE.sub(f"FROM {source}", sql)
         start = time.perf_counter()
         try:
-            rows = con.sql(text).to_arrow_table().num_rows
+            rows = run(con, text)
         except duckdb.Error as e:
             s["seconds"] += time.perf_counter() - start
             s["errors"] += 1
@@ -133,11 +175,14 @@ def main():
         s["seconds"] += elapsed
         s["latencies"].append(elapsed * 1000.0)
         s["rows"] += rows
+    if scratch and os.path.exists(scratch):
+        os.remove(scratch)
 
     summary = {
         "duckdb": duckdb.__version__,
         "parquet_rows": total,
         "metadata_cache": not args.no_metadata_cache,
+        "format": args.format,
         "types": [],
     }
     for qtype in order:
@@ -168,7 +213,7 @@ def main():
     else:
         print(
             f"duckdb {duckdb.__version__} bench: {len(queries):,} queries, 1 client, "
-            f"over {total:,} rows in {glob}"
+            f"{args.format} results, over {total:,} rows in {glob}"
         )
         print(
             f"\n  {'type':<22} {'queries':>8} {'errors':>6} {'q/s':>8} {'min ms':>9} "

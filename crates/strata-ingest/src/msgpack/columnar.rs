@@ -7,9 +7,15 @@
 //! 1. [`scan`] (during the object's key pass) checks the syntax of every array,
 //!    their equal length and their value types, and records where each array's
 //!    elements start. It reads markers and skips payloads; nothing is copied.
-//! 2. [`decode`] decides each column's role and type once, resolves it in the
-//!    table once, then walks all arrays in lockstep with one cursor per column,
-//!    pushing each value straight into its column. Nothing is allocated per row.
+//! 2. [`decode`] decides each column's role and type once and resolves it in the
+//!    table once. When pass 1 saw only the common encodings (a string per row
+//!    in each tag column, an integer or a float64 per row in each field column,
+//!    no nil), it appends whole columns one after another (`decode_by_column`),
+//!    one cursor and one destination at a time. Otherwise, or when a value
+//!    turns out to need more (an empty or over-long tag, a timestamp out of
+//!    range), it walks all arrays in lockstep with one cursor per column,
+//!    pushing each value into its column, so that a row can be rejected
+//!    alone. Nothing is allocated per row either way.
 //!
 //! Invariant: after a successful [`scan`], every element of every array is a
 //! complete, in-bounds value of a supported type, so pass 2 cannot hit a
@@ -19,7 +25,7 @@ use super::convert::{self, Target};
 use super::reader::{Value, read_value};
 use super::tag_cache::{self, TagCache};
 use super::{Error, ObjectKeys, Sink, unexpected};
-use strata_model::{ColumnConflict, FieldValue, TIME_COLUMN, TableBatch};
+use strata_model::{ColumnConflict, ColumnData, FieldValue, TIME_COLUMN, TableBatch};
 
 /// Fewest rows for which an object's tag columns get a [`TagCache`].
 const CACHE_MIN_ROWS: usize = 32;
@@ -51,6 +57,8 @@ pub(super) struct Plan<'a> {
     name: &'a str,
     /// Cursor: offset of the next element to read.
     pos: usize,
+    /// Union of the classes of the column's elements (from [`scan`]).
+    types: u8,
     /// Column index in the table (meaningless when `conflict` is set).
     idx: usize,
     target: Target,
@@ -231,10 +239,12 @@ pub(super) fn decode<'a>(
     let plans = s.plans;
     plans.clear();
     let mut time_pos = None;
+    let mut time_types = 0;
     let mut has_field = false;
     for c in cols {
         if c.name == TIME_COLUMN {
             time_pos = Some(c.data);
+            time_types = c.types;
             continue;
         }
         if c.types & !NIL == 0 {
@@ -296,6 +306,7 @@ pub(super) fn decode<'a>(
         plans.push(Plan {
             name: c.name,
             pos: c.data,
+            types: c.types,
             idx,
             target,
             conflict,
@@ -303,6 +314,13 @@ pub(super) fn decode<'a>(
         });
     }
 
+    if keys.rows > 0
+        && has_field
+        && (time_pos.is_none() || time_types == INT)
+        && decode_by_column(body, plans, time_pos, keys.rows, table, sink)
+    {
+        return Ok(());
+    }
     // Every column this object writes exists now: size them for its rows at once.
     table.reserve_rows(keys.rows);
     let opts = sink.opts;
@@ -386,41 +404,16 @@ fn fast_push(body: &[u8], p: &mut Plan<'_>, table: &mut TableBatch, max_tag: usi
     }
     match p.target {
         Target::Tag => {
-            let Some(&b) = body.get(p.pos) else {
-                return false;
-            };
-            // fixstr of 1..=31 bytes; the empty string is an absent tag (slow path).
-            if !(0xa1..=0xbf).contains(&b) {
-                return false;
-            }
-            let len = usize::from(b & 0x1f);
-            let start = p.pos + 1;
-            if len > max_tag {
-                return false;
-            }
-            if let Some(key) = p.cache.as_ref().and_then(|c| c.get(body, start, len)) {
-                table.push_tag_key(p.idx, key);
-                p.pos = start + len;
-                return true;
-            }
-            let Some(bytes) = body.get(start..start + len) else {
-                return false;
-            };
-            let Ok(value) = std::str::from_utf8(bytes) else {
-                return false;
-            };
-            match (p.cache.as_mut(), len <= tag_cache::MAX_LEN) {
-                (Some(cache), true) => {
-                    let Some(key) = table.intern_tag(p.idx, value) else {
-                        return false;
-                    };
-                    cache.insert(body, start, len, key);
-                    table.push_tag_key(p.idx, key);
+            let idx = p.idx;
+            match fast_tag(body, &mut p.pos, p.cache.as_mut(), max_tag, |v| {
+                table.intern_tag(idx, v)
+            }) {
+                Some(key) => {
+                    table.push_tag_key(idx, key);
+                    true
                 }
-                _ => table.push_tag(p.idx, value),
+                None => false,
             }
-            p.pos = start + len;
-            true
         }
         Target::Int => match fast_int(body, &mut p.pos) {
             Some(v) => {
@@ -429,21 +422,144 @@ fn fast_push(body: &[u8], p: &mut Plan<'_>, table: &mut TableBatch, max_tag: usi
             }
             None => false,
         },
-        Target::Float => {
-            if body.get(p.pos) != Some(&0xcb) {
-                return false;
+        Target::Float => match fast_f64(body, &mut p.pos) {
+            Some(v) => {
+                table.push_field(p.idx, FieldValue::F64(v));
+                true
             }
-            let Some(bytes) = body.get(p.pos + 1..p.pos + 9) else {
-                return false;
-            };
-            let mut b = [0u8; 8];
-            b.copy_from_slice(bytes);
-            table.push_field(p.idx, FieldValue::F64(f64::from_be_bytes(b)));
-            p.pos += 9;
-            true
-        }
+            None => false,
+        },
         Target::Bool | Target::Str => false,
     }
+}
+
+/// The dictionary key of the tag value at `body[*pos..]` when it has the
+/// common encoding (a fixstr of 1..=31 bytes, at most `max_tag` bytes, UTF-8),
+/// advancing `pos`: from `cache` when it holds the bytes, else from `intern`
+/// (which may give up), remembered in `cache` when short enough. `None`,
+/// consuming nothing, otherwise; the empty string is an absent tag and takes
+/// the slow path.
+#[inline(always)]
+fn fast_tag(
+    body: &[u8],
+    pos: &mut usize,
+    cache: Option<&mut TagCache>,
+    max_tag: usize,
+    intern: impl FnOnce(&str) -> Option<i32>,
+) -> Option<i32> {
+    let b = *body.get(*pos)?;
+    if !(0xa1..=0xbf).contains(&b) {
+        return None;
+    }
+    let len = usize::from(b & 0x1f);
+    let start = *pos + 1;
+    if len > max_tag {
+        return None;
+    }
+    if let Some(key) = cache.as_ref().and_then(|c| c.get(body, start, len)) {
+        *pos = start + len;
+        return Some(key);
+    }
+    let value = std::str::from_utf8(body.get(start..start + len)?).ok()?;
+    let key = intern(value)?;
+    if let Some(cache) = cache
+        && len <= tag_cache::MAX_LEN
+    {
+        cache.insert(body, start, len, key);
+    }
+    *pos = start + len;
+    Some(key)
+}
+
+/// A float64 (0xcb) at `body[*pos..]`, advancing `pos`; `None`, consuming
+/// nothing, for any other encoding.
+#[inline(always)]
+fn fast_f64(body: &[u8], pos: &mut usize) -> Option<f64> {
+    if body.get(*pos) != Some(&0xcb) {
+        return None;
+    }
+    let bytes: [u8; 8] = body.get(*pos + 1..*pos + 9)?.try_into().ok()?;
+    *pos += 9;
+    Some(f64::from_be_bytes(bytes))
+}
+
+/// Appends the object's `rows` rows a whole column at a time, when pass 1
+/// saw only the encodings the fast paths take (checked per column here) and
+/// every value takes one. Returns false, with no row appended and no cursor
+/// moved, as soon as one does not: the caller then decodes the
+/// object row by row, which can reject single rows. Tag values interned
+/// before that stay in the dictionaries, unused, as after a rolled back row.
+fn decode_by_column(
+    body: &[u8],
+    plans: &mut [Plan<'_>],
+    time_pos: Option<usize>,
+    rows: usize,
+    table: &mut TableBatch,
+    sink: &mut Sink,
+) -> bool {
+    let eligible = |p: &Plan<'_>| {
+        p.conflict.is_none()
+            && match p.target {
+                Target::Tag => p.types == STR,
+                Target::Int => p.types == INT,
+                Target::Float => p.types == FLOAT,
+                Target::Bool | Target::Str => false,
+            }
+    };
+    if !plans.iter().all(eligible) {
+        return false;
+    }
+    let opts = sink.opts;
+    let now = sink.now;
+    let first_line = sink.record.saturating_add(1);
+    let Some(from) = table.append_rows(rows, first_line, |time| match time_pos {
+        None => {
+            time.resize(time.len() + rows, now);
+            true
+        }
+        Some(mut pos) => (0..rows).all(|_| {
+            match fast_int(body, &mut pos).and_then(|v| opts.precision.to_nanos(v)) {
+                Some(ns) => {
+                    time.push(ns);
+                    true
+                }
+                None => false,
+            }
+        }),
+    }) else {
+        return false;
+    };
+    let max_tag = opts.max_tag_value_len;
+    // Cursors advance in copies: on success the object is done and the plans
+    // are not read again; on failure the row path starts from the originals.
+    for p in plans.iter_mut() {
+        let mut pos = p.pos;
+        let cache = &mut p.cache;
+        let filled = table.fill_column(p.idx, from, |data| match (p.target, data) {
+            (Target::Tag, ColumnData::Tag(tags)) => (0..rows).all(|_| {
+                fast_tag(body, &mut pos, cache.as_mut(), max_tag, |v| {
+                    Some(tags.key_for(v))
+                })
+                .map(|key| tags.push_key(key))
+                .is_some()
+            }),
+            (Target::Int, ColumnData::I64(v)) => push_all(v, rows, || fast_int(body, &mut pos)),
+            (Target::Float, ColumnData::F64(v)) => push_all(v, rows, || fast_f64(body, &mut pos)),
+            _ => false,
+        });
+        if !filled {
+            table.truncate_rows(from);
+            return false;
+        }
+    }
+    sink.record = first_line.saturating_add((rows - 1) as u32);
+    true
+}
+
+/// Pushes `rows` values from `next` onto `out`; false at the first `None`.
+#[inline(always)]
+fn push_all<T>(out: &mut Vec<T>, rows: usize, mut next: impl FnMut() -> Option<T>) -> bool {
+    (0..rows).all(|_| next().map(|x| out.push(x)).is_some())
 }
 
 /// Reads an integer in the encodings integer columns and timestamps use

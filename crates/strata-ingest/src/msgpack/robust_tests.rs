@@ -127,25 +127,40 @@ enum GenCol {
 fn opt<T: std::fmt::Debug + Clone + 'static>(
     s: BoxedStrategy<T>,
     rows: usize,
+    present: f64,
 ) -> impl Strategy<Value = Vec<Option<T>>> {
-    proptest::collection::vec(proptest::option::weighted(0.8, s), rows)
+    // `weighted` takes a probability strictly below 1.
+    let value = if present < 1.0 {
+        proptest::option::weighted(present, s).boxed()
+    } else {
+        s.prop_map(Some).boxed()
+    };
+    proptest::collection::vec(value, rows)
 }
 
+/// Random tables; half of them "clean" (no nil, no empty tag, no negative
+/// integer: every value in the encoding the column-at-a-time path takes), so
+/// that both decoding paths of a columnar object are exercised.
 fn gen_table() -> impl Strategy<Value = (Vec<i64>, Vec<GenCol>)> {
-    (0usize..40).prop_flat_map(|rows| {
-        let text = "[a-zé0-9 ]{0,12}".boxed();
+    (0usize..40, any::<bool>()).prop_flat_map(|(rows, clean)| {
+        let (present, text, int) = if clean {
+            (1.0, "[a-zé0-9 ]{1,12}".boxed(), (0..=i64::MAX).boxed())
+        } else {
+            (0.8, "[a-zé0-9 ]{0,12}".boxed(), any::<i64>().boxed())
+        };
         let col = prop_oneof![
-            opt(text.clone(), rows).prop_map(GenCol::Tag),
-            opt(text, rows).prop_map(GenCol::Str),
-            opt(any::<i64>().boxed(), rows).prop_map(GenCol::Int),
+            opt(text.clone(), rows, present).prop_map(GenCol::Tag),
+            opt(text, rows, present).prop_map(GenCol::Str),
+            opt(int, rows, present).prop_map(GenCol::Int),
             opt(
                 any::<f64>()
                     .prop_filter("finite", |f| f.is_finite())
                     .boxed(),
-                rows
+                rows,
+                present
             )
             .prop_map(GenCol::Float),
-            opt(any::<bool>().boxed(), rows).prop_map(GenCol::Bool),
+            opt(any::<bool>().boxed(), rows, present).prop_map(GenCol::Bool),
         ];
         (
             proptest::collection::vec(
@@ -157,31 +172,159 @@ fn gen_table() -> impl Strategy<Value = (Vec<i64>, Vec<GenCol>)> {
     })
 }
 
+impl GenCol {
+    /// Row `r`'s value (nil when absent).
+    fn value(&self, r: usize) -> V {
+        match self {
+            GenCol::Tag(v) | GenCol::Str(v) => v[r].as_deref().map_or(V::Nil, V::from),
+            GenCol::Int(v) => v[r].map_or(V::Nil, V::from),
+            GenCol::Float(v) => v[r].map_or(V::Nil, V::from),
+            GenCol::Bool(v) => v[r].map_or(V::Nil, V::from),
+        }
+    }
+}
+
+fn gen_name(i: usize) -> String {
+    format!("c{i}")
+}
+
+/// The table as one columnar object of measurement `t`.
+fn columnar_body(times: &[i64], cols: &[GenCol]) -> Vec<u8> {
+    let mut columns = vec![(
+        V::from("time"),
+        V::Array(times.iter().map(|&t| V::from(t)).collect()),
+    )];
+    let mut tag_keys = Vec::new();
+    for (i, c) in cols.iter().enumerate() {
+        if matches!(c, GenCol::Tag(_)) {
+            tag_keys.push(V::from(gen_name(i)));
+        }
+        columns.push((
+            V::from(gen_name(i)),
+            V::Array((0..times.len()).map(|r| c.value(r)).collect()),
+        ));
+    }
+    enc(&V::Map(vec![
+        (V::from("m"), V::from("t")),
+        (V::from("columns"), V::Map(columns)),
+        (V::from("tag_keys"), V::Array(tag_keys)),
+    ]))
+}
+
+/// The table as row-format records (absent values left out), in a batch.
+fn row_body(times: &[i64], cols: &[GenCol]) -> Vec<u8> {
+    let records = (0..times.len())
+        .map(|r| {
+            let (mut tags, mut fields) = (Vec::new(), Vec::new());
+            for (i, c) in cols.iter().enumerate() {
+                let v = c.value(r);
+                if v.is_nil() {
+                    continue;
+                }
+                let to = if matches!(c, GenCol::Tag(_)) {
+                    &mut tags
+                } else {
+                    &mut fields
+                };
+                to.push((V::from(gen_name(i)), v));
+            }
+            V::Map(vec![
+                (V::from("m"), V::from("t")),
+                (V::from("t"), V::from(times[r])),
+                (V::from("tags"), V::Map(tags)),
+                (V::from("fields"), V::Map(fields)),
+            ])
+        })
+        .collect();
+    enc(&map(vec![("batch", V::Array(records))]))
+}
+
+/// The columnar decoder (either of its paths) and the row-format decoder,
+/// written independently, agree on a table: rows, rejected rows, and each
+/// column's kind and values.
+fn decoders_agree(times: &[i64], cols: &[GenCol]) -> Result<(), TestCaseError> {
+    let c = decode(&columnar_body(times, cols), &opts()).unwrap();
+    let r = decode(&row_body(times, cols), &opts()).unwrap();
+    let lines = |p: &Parsed| p.errors.iter().map(|e| e.line).collect::<Vec<_>>();
+    prop_assert_eq!(lines(&c), lines(&r));
+    prop_assert_eq!(c.batch.check_invariants(), Ok(()));
+    if r.batch.is_empty() {
+        prop_assert!(c.batch.is_empty());
+        return Ok(());
+    }
+    let (ct, rt) = (table(&c, "t"), table(&r, "t"));
+    prop_assert_eq!(ct.time(), rt.time());
+    prop_assert_eq!(ct.lines(), rt.lines());
+    let mut names: Vec<&str> = ct.columns().iter().map(|c| c.name()).collect();
+    let mut want: Vec<&str> = rt.columns().iter().map(|c| c.name()).collect();
+    names.sort_unstable();
+    want.sort_unstable();
+    prop_assert_eq!(&names, &want);
+    for n in names {
+        let (a, b) = (col(ct, n), col(rt, n));
+        prop_assert_eq!(a.kind(), b.kind(), "{}", n);
+        prop_assert_eq!(a.validity(), b.validity(), "{}", n);
+        match a.kind() {
+            TAG => prop_assert_eq!(strs(a), strs(b)),
+            _ => prop_assert_eq!(a.data(), b.data(), "{}", n),
+        }
+    }
+    Ok(())
+}
+
+/// Objects whose arrays all have the column-at-a-time encodings until the
+/// last row, which needs the row path: the object is decoded row by row from
+/// its start, with the same result as row-format records.
+#[test]
+fn last_row_leaves_the_column_path() {
+    let tag = |last: &str| GenCol::Tag(["a", "b", last].map(|s| Some(s.to_owned())).to_vec());
+    let int = |last: i64| GenCol::Int(vec![Some(1), Some(2), Some(last)]);
+    let float = GenCol::Float(vec![Some(0.5), Some(1.5), Some(2.5)]);
+    let times = [T0, T0 + 1, T0 + 2];
+    // str8, not fixstr; both paths take 32 bytes.
+    let long = "x".repeat(32);
+    for (what, times, cols) in [
+        ("empty tag", times, vec![tag(""), int(3), float.clone()]),
+        (
+            "negative fixint",
+            times,
+            vec![tag("c"), int(-1), float.clone()],
+        ),
+        (
+            "negative int64",
+            times,
+            vec![tag("c"), int(i64::MIN), float.clone()],
+        ),
+        (
+            "32-byte tag",
+            times,
+            vec![tag(&long), int(3), float.clone()],
+        ),
+        // Read as microseconds (below 1e16), it is beyond i64 nanoseconds.
+        (
+            "time out of range",
+            [T0, T0 + 1, 9_999_999_999_999_999],
+            vec![tag("c"), int(3), float.clone()],
+        ),
+        ("all fast", times, vec![tag("c"), int(3), float.clone()]),
+    ] {
+        if let Err(e) = decoders_agree(&times, &cols) {
+            panic!("{what}: {e}");
+        }
+    }
+}
+
 proptest! {
+    #[test]
+    fn columnar_equals_row_format((times, cols) in gen_table()) {
+        decoders_agree(&times, &cols)?;
+    }
+
     #[test]
     fn columnar_round_trip((times, cols) in gen_table()) {
         let rows = times.len();
-        let name = |i: usize| format!("c{i}");
-        let mut columns = vec![(V::from("time"), V::Array(times.iter().map(|&t| V::from(t)).collect()))];
-        let mut tag_keys = Vec::new();
-        for (i, c) in cols.iter().enumerate() {
-            let values: Vec<V> = match c {
-                GenCol::Tag(v) | GenCol::Str(v) => v.iter().map(|x| x.as_deref().map_or(V::Nil, V::from)).collect(),
-                GenCol::Int(v) => v.iter().map(|x| x.map_or(V::Nil, V::from)).collect(),
-                GenCol::Float(v) => v.iter().map(|x| x.map_or(V::Nil, V::from)).collect(),
-                GenCol::Bool(v) => v.iter().map(|x| x.map_or(V::Nil, V::from)).collect(),
-            };
-            if matches!(c, GenCol::Tag(_)) {
-                tag_keys.push(V::from(name(i)));
-            }
-            columns.push((V::from(name(i)), V::Array(values)));
-        }
-        let body = enc(&V::Map(vec![
-            (V::from("m"), V::from("t")),
-            (V::from("columns"), V::Map(columns)),
-            (V::from("tag_keys"), V::Array(tag_keys)),
-        ]));
-        let p = decode(&body, &opts()).unwrap();
+        let name = gen_name;
+        let p = decode(&columnar_body(&times, &cols), &opts()).unwrap();
 
         // Expected surviving rows: those with at least one non-nil field value.
         let kept: Vec<usize> = (0..rows)

@@ -285,12 +285,81 @@ impl TableBatch {
     /// Removes the current row and every value pushed for it.
     pub fn rollback_row(&mut self) {
         if let Some(row) = self.time.len().checked_sub(1) {
-            self.time.truncate(row);
-            self.lines.truncate(row);
-            for c in &mut self.columns {
-                c.truncate(row);
-            }
+            self.truncate_rows(row);
         }
+    }
+
+    /// Removes the rows from `from` on and every value pushed for them (the
+    /// dictionaries keep their values, as with [`TableBatch::rollback_row`]).
+    pub fn truncate_rows(&mut self, from: usize) {
+        self.time.truncate(from);
+        self.lines.truncate(from);
+        for c in &mut self.columns {
+            c.truncate(from);
+        }
+    }
+
+    /// Column-at-a-time appending, for decoders whose input is already
+    /// columnar: appends `n` rows numbered from `first_line`, whose timestamps
+    /// `time` pushes (exactly `n`; it returns false to give up). Each column is
+    /// then filled for these rows with [`TableBatch::fill_column`]; columns
+    /// not filled are null there. Returns the first new row, or `None` with
+    /// nothing appended.
+    pub fn append_rows(
+        &mut self,
+        n: usize,
+        first_line: u32,
+        time: impl FnOnce(&mut Vec<i64>) -> bool,
+    ) -> Option<usize> {
+        let from = self.time.len();
+        self.time.reserve(n);
+        if !time(&mut self.time) || self.time.len() != from + n {
+            self.time.truncate(from);
+            return None;
+        }
+        self.lines
+            .extend((0..n).map(|i| first_line.saturating_add(i as u32)));
+        for c in &mut self.columns {
+            c.data.reserve(n);
+            c.validity.reserve(n);
+        }
+        Some(from)
+    }
+
+    /// Sets column `col` for every row from `from` (what
+    /// [`TableBatch::append_rows`] returned) to the last: `fill` pushes one
+    /// value per row onto the column's data, of the column's type, tag keys
+    /// from the column's own dictionary. Returns false, leaving the column as
+    /// it was, when `fill` gives up (returns false), pushes another number of
+    /// values or a key outside the dictionary, or when the column already has
+    /// a value in one of these rows.
+    pub fn fill_column(
+        &mut self,
+        col: usize,
+        from: usize,
+        fill: impl FnOnce(&mut ColumnData) -> bool,
+    ) -> bool {
+        let rows = self.time.len();
+        let Some(c) = self.columns.get_mut(col) else {
+            return false;
+        };
+        if from > rows || c.validity.len() > from {
+            return false;
+        }
+        c.seek(from);
+        let ok = fill(&mut c.data)
+            && c.data.len() == rows
+            && match &c.data {
+                ColumnData::Tag(t) => t.keys()[from..].iter().all(|&k| t.has_key(k)),
+                _ => true,
+            };
+        if ok {
+            c.validity.push_n(true, rows - from);
+        } else {
+            // `seek` left the validity at `from`: only the data ran ahead.
+            c.data.truncate(from);
+        }
+        ok
     }
 
     /// The index of column `name` for the value at position `pos` of the current
@@ -373,7 +442,8 @@ impl TableBatch {
     /// values to keys itself and push them with [`TableBatch::push_tag_key`].
     pub fn intern_tag(&mut self, col: usize, value: &str) -> Option<i32> {
         match &mut self.columns.get_mut(col)?.data {
-            ColumnData::Tag(tags) => Some(tags.intern(value)),
+            // `key_for`: a value repeating the last row's costs a compare, not a hash.
+            ColumnData::Tag(tags) => Some(tags.key_for(value)),
             _ => None,
         }
     }

@@ -142,3 +142,104 @@ fn tag_keys_and_reserve() {
         ["a", "z", "z"]
     );
 }
+
+/// Rows as (line, time, tag h, field x), pushed one at a time.
+fn pushed(rows: &[(u32, i64, &str, f64)]) -> WriteBatch {
+    let mut b = WriteBatch::default();
+    let t = b.table_mut("m");
+    for &(line, time, h, x) in rows {
+        t.begin_row(line, time);
+        let hc = t.resolve_column(0, "h", ColumnKind::Tag).unwrap();
+        t.push_tag(hc, h);
+        let xc = t.resolve_column(1, "x", F).unwrap();
+        t.push_field(xc, FieldValue::F64(x));
+    }
+    b
+}
+
+/// Column-at-a-time appending, after a row pushed the usual way, gives the
+/// batch that row-at-a-time pushes give.
+#[test]
+fn filled_columns_equal_pushed_rows() {
+    let want = pushed(&[(1, 10, "a", 1.0), (2, 20, "b", 2.0), (3, 30, "a", 3.0)]);
+    let mut got = pushed(&[(1, 10, "a", 1.0)]);
+    let t = got.table_mut("m");
+    let from = t
+        .append_rows(2, 2, |time| {
+            time.extend([20, 30]);
+            true
+        })
+        .unwrap();
+    assert_eq!(from, 1);
+    assert!(t.fill_column(0, from, |d| {
+        let ColumnData::Tag(tags) = d else {
+            return false;
+        };
+        for v in ["b", "a"] {
+            let k = tags.key_for(v);
+            tags.push_key(k);
+        }
+        true
+    }));
+    assert!(t.fill_column(1, from, |d| {
+        let ColumnData::F64(v) = d else { return false };
+        v.extend([2.0, 3.0]);
+        true
+    }));
+    assert_eq!(got.check_invariants(), Ok(()));
+    let (w, g) = (&want.tables()[0], &got.tables()[0]);
+    assert_eq!(g.time(), w.time());
+    assert_eq!(g.lines(), w.lines());
+    assert_eq!(g.columns(), w.columns());
+}
+
+/// A fill that gives up, pushes a wrong count or a foreign key, or overlaps
+/// values already there changes nothing; the rows it was for hold nulls.
+#[test]
+fn failed_fills_leave_the_column_as_it_was() {
+    let mut b = pushed(&[(1, 10, "a", 1.0)]);
+    let t = b.table_mut("m");
+    assert_eq!(
+        t.append_rows(2, 2, |time| {
+            time.push(20);
+            true
+        }),
+        None,
+        "one time for two rows"
+    );
+    assert_eq!(t.rows(), 1);
+    let from = t
+        .append_rows(2, 2, |time| {
+            time.extend([20, 30]);
+            true
+        })
+        .unwrap();
+    assert!(!t.fill_column(1, from, |d| {
+        let ColumnData::F64(v) = d else { return false };
+        v.push(9.0);
+        false
+    }));
+    assert!(!t.fill_column(1, from, |d| {
+        let ColumnData::F64(v) = d else { return false };
+        v.push(9.0);
+        true
+    }));
+    assert!(!t.fill_column(0, from, |d| {
+        let ColumnData::Tag(tags) = d else {
+            return false;
+        };
+        tags.push_key(0);
+        tags.push_key(7);
+        true
+    }));
+    assert!(!t.fill_column(1, 0, |_| true), "row 0 already has x");
+    assert!(!t.fill_column(9, from, |_| true), "no column 9");
+    b.finish();
+    assert_eq!(b.check_invariants(), Ok(()));
+    let t = &b.tables()[0];
+    assert_eq!(t.rows(), 3);
+    for c in t.columns() {
+        assert_eq!(c.null_count(), 2, "{}", c.name());
+        assert!(c.is_valid(0));
+    }
+}

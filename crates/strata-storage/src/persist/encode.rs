@@ -12,6 +12,7 @@
 //! newest row of each series goes to its last-rows sidecar (`crate::last_rows`).
 
 use super::PersistError;
+use super::tags::{TagSource, tag_chunk};
 use crate::buffer::{BufferedBatch, widen};
 use crate::last_rows::{MIN_ROWS_PER_SERIES, encode_sidecar, series_ends, sidecar_path};
 use crate::manifest::{ParquetFile, SortOrder, column_stats};
@@ -22,6 +23,7 @@ use arrow::error::ArrowError;
 use bytes::Bytes;
 use chrono::{DateTime, Datelike, Timelike};
 use parquet::arrow::ArrowWriter;
+use parquet::arrow::arrow_writer::compute_leaves;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -69,7 +71,7 @@ pub enum FileCompression {
 }
 
 impl FileCompression {
-    fn parquet(self) -> Result<Compression, PersistError> {
+    pub(super) fn parquet(self) -> Result<Compression, PersistError> {
         Ok(match self {
             Self::Lz4Raw => Compression::LZ4_RAW,
             Self::Zstd(level) => {
@@ -129,6 +131,10 @@ fn writer_props(
         // by default), so smaller pages need smaller batches.
         .set_write_batch_size(layout.page_rows.min(1024))
         .set_statistics_enabled(EnabledStatistics::Page)
+        // Whole tag values as min/max: pruning compares exact values, and
+        // the run-by-run tag writer (`super::tags`) writes them whole too.
+        .set_statistics_truncate_length(None)
+        .set_column_index_truncate_length(None)
         // Field values rarely repeat; dictionary attempts there cost CPU for nothing.
         .set_dictionary_enabled(false);
     for &i in tag_cols {
@@ -350,6 +356,15 @@ pub fn encode(
     let sources: Vec<Vec<&dyn Array>> = (0..schema.fields().len())
         .map(|i| wide.iter().map(|b| b.column(i).as_ref()).collect())
         .collect();
+    let tag_sources: Vec<Option<TagSource>> = (0..sources.len())
+        .map(|i| {
+            tag_cols
+                .iter()
+                .position(|&t| t == i)
+                .map(|c| TagSource::new(order.tags[c].as_ref()))
+                .transpose()
+        })
+        .collect::<Result<_, _>>()?;
     let mut out = Vec::new();
     let mut start = 0usize;
     while start < keys.len() {
@@ -359,52 +374,77 @@ pub fn encode(
             .iter()
             .map(|k| (k.3 as usize, k.4 as usize))
             .collect();
-        // Tags are taken once per partition from the representative rows'
-        // columns, whose dictionaries are already merged: only keys are
-        // copied, 4 bytes a row.
-        let reps = UInt32Array::from_iter_values(
-            positions
-                .iter()
-                .map(|&(b, row)| order.rep[series[b][row] as usize]),
-        );
-        let tags: Vec<Option<ArrayRef>> = (0..sources.len())
-            .map(|i| {
-                tag_cols
-                    .iter()
-                    .position(|&t| t == i)
-                    .map(|c| take(order.tags[c].as_ref(), &reps, None))
-                    .transpose()
-            })
-            .collect::<Result<_, _>>()?;
-        // Other columns are gathered and written a slice at a time, so the
-        // sorted copy held at once is one slice, not the whole partition: the
-        // persister's memory above the buffer it drains stays bounded.
-        type TagFn<'a> = &'a dyn Fn(&ArrayRef) -> Result<ArrayRef, ArrowError>;
-        let gather = |rows: &[(usize, usize)], tag: TagFn<'_>| {
-            let cols = sources
-                .iter()
-                .zip(&tags)
-                .map(|(src, t)| match t {
-                    Some(t) => tag(t),
-                    None => interleave(src, rows),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            RecordBatch::try_new(Arc::clone(schema), cols)
-        };
+        // Each row's representative: its tags are the representative's.
+        let reps: Vec<u32> = positions
+            .iter()
+            .map(|&(b, row)| order.rep[series[b][row] as usize])
+            .collect();
+        // Fields are gathered and written a slice at a time, so the sorted
+        // copy held at once is one slice, not the whole partition: the
+        // persister's memory above the buffer it drains stays bounded. Tag
+        // columns are written run by run from the representatives
+        // (`super::tags`), not gathered.
         let mut buf: Vec<u8> = Vec::new();
-        let mut w = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props.clone()))?;
-        for (n, slice) in positions.chunks(ENCODE_SLICE_ROWS).enumerate() {
-            let offset = n * ENCODE_SLICE_ROWS;
-            w.write(&gather(slice, &|t| Ok(t.slice(offset, slice.len())))?)?;
+        let writer = ArrowWriter::try_new(&mut buf, Arc::clone(schema), Some(props.clone()))?;
+        let (mut file, factory) = writer.into_serialized_writer()?;
+        let descrs = file.schema_descr().columns().to_vec();
+        let group_rows = layout.row_group_rows.max(1);
+        for (g, group) in (0..positions.len()).step_by(group_rows).enumerate() {
+            let group = group..(group + group_rows).min(positions.len());
+            let mut writers = factory.create_column_writers(g)?;
+            if writers.len() != sources.len() {
+                return Err(PersistError::Parquet(
+                    parquet::errors::ParquetError::General(format!(
+                        "{} column writers for {} columns",
+                        writers.len(),
+                        sources.len()
+                    )),
+                ));
+            }
+            for slice in positions[group.clone()].chunks(ENCODE_SLICE_ROWS) {
+                for (i, src) in sources.iter().enumerate() {
+                    if tag_sources[i].is_none() {
+                        let col = interleave(src, slice)?;
+                        for leaf in compute_leaves(schema.field(i), &col)? {
+                            writers[i].write(&leaf)?;
+                        }
+                    }
+                }
+            }
+            let mut row_group = file.next_row_group()?;
+            for (i, w) in writers.into_iter().enumerate() {
+                match &tag_sources[i] {
+                    Some(src) => {
+                        let (bytes, close) = tag_chunk(
+                            &descrs[i],
+                            src,
+                            &reps[group.clone()],
+                            layout.page_rows,
+                            layout.compression,
+                        )?;
+                        row_group.append_column(&bytes, close)?;
+                    }
+                    None => w.close()?.append_to_row_group(&mut row_group)?,
+                }
+            }
+            row_group.close()?;
         }
-        let meta = w.close()?;
+        let meta = file.close()?;
         let ranks: Vec<u32> = keys[start..end].iter().map(|k| k.1).collect();
         let ends = series_ends(&ranks);
         let last_rows = if ends.len().saturating_mul(MIN_ROWS_PER_SERIES) <= end - start {
             let newest: Vec<(usize, usize)> = ends.iter().map(|&i| positions[i]).collect();
-            let ends = UInt32Array::from_iter_values(ends.iter().map(|&i| i as u32));
-            let last = gather(&newest, &|t| take(t.as_ref(), &ends, None))?;
-            Some(encode_sidecar(&last)?)
+            let newest_reps = UInt32Array::from_iter_values(ends.iter().map(|&i| reps[i]));
+            let cols = (0..sources.len())
+                .map(|i| match tag_cols.iter().position(|&t| t == i) {
+                    Some(c) => take(order.tags[c].as_ref(), &newest_reps, None),
+                    None => interleave(&sources[i], &newest),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            Some(encode_sidecar(&RecordBatch::try_new(
+                Arc::clone(schema),
+                cols,
+            )?)?)
         } else {
             None
         };

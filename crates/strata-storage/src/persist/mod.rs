@@ -24,6 +24,7 @@
 //! the manifest covers them.
 
 mod encode;
+mod tags;
 
 pub use encode::{EncodedFile, FileCompression, LayoutConfig, TableRef, encode};
 
