@@ -12,8 +12,8 @@
 //!    in each tag column, an integer or a float64 per row in each field column,
 //!    no nil), it appends whole columns one after another (`decode_by_column`),
 //!    one cursor and one destination at a time. Otherwise, or when a value
-//!    turns out to need more (an empty or over-long tag, a timestamp out of
-//!    range), it walks all arrays in lockstep with one cursor per column,
+//!    turns out to need more (an empty tag or one that is not a fixstr, a
+//!    negative fixint, a float32, a timestamp out of range), it walks all arrays in lockstep with one cursor per column,
 //!    pushing each value into its column, so that a row can be rejected
 //!    alone. Nothing is allocated per row either way.
 //!
@@ -553,7 +553,20 @@ fn decode_by_column(
         }
     }
     sink.record = first_line.saturating_add((rows - 1) as u32);
+    #[cfg(test)]
+    BY_COLUMN.with(|n| n.set(n.get() + 1));
     true
+}
+
+#[cfg(test)]
+thread_local! {
+    static BY_COLUMN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Objects this thread decoded a column at a time: tests check which path ran.
+#[cfg(test)]
+pub(super) fn objects_by_column() -> usize {
+    BY_COLUMN.with(std::cell::Cell::get)
 }
 
 /// Pushes `rows` values from `next` onto `out`; false at the first `None`.

@@ -190,6 +190,10 @@ fn gen_name(i: usize) -> String {
 
 /// The table as one columnar object of measurement `t`.
 fn columnar_body(times: &[i64], cols: &[GenCol]) -> Vec<u8> {
+    enc(&columnar_object(times, cols))
+}
+
+fn columnar_object(times: &[i64], cols: &[GenCol]) -> V {
     let mut columns = vec![(
         V::from("time"),
         V::Array(times.iter().map(|&t| V::from(t)).collect()),
@@ -204,16 +208,20 @@ fn columnar_body(times: &[i64], cols: &[GenCol]) -> Vec<u8> {
             V::Array((0..times.len()).map(|r| c.value(r)).collect()),
         ));
     }
-    enc(&V::Map(vec![
+    V::Map(vec![
         (V::from("m"), V::from("t")),
         (V::from("columns"), V::Map(columns)),
         (V::from("tag_keys"), V::Array(tag_keys)),
-    ]))
+    ])
 }
 
 /// The table as row-format records (absent values left out), in a batch.
 fn row_body(times: &[i64], cols: &[GenCol]) -> Vec<u8> {
-    let records = (0..times.len())
+    enc(&map(vec![("batch", V::Array(row_records(times, cols)))]))
+}
+
+fn row_records(times: &[i64], cols: &[GenCol]) -> Vec<V> {
+    (0..times.len())
         .map(|r| {
             let (mut tags, mut fields) = (Vec::new(), Vec::new());
             for (i, c) in cols.iter().enumerate() {
@@ -235,16 +243,20 @@ fn row_body(times: &[i64], cols: &[GenCol]) -> Vec<u8> {
                 (V::from("fields"), V::Map(fields)),
             ])
         })
-        .collect();
-    enc(&map(vec![("batch", V::Array(records))]))
+        .collect()
 }
 
 /// The columnar decoder (either of its paths) and the row-format decoder,
 /// written independently, agree on a table: rows, rejected rows, and each
 /// column's kind and values.
 fn decoders_agree(times: &[i64], cols: &[GenCol]) -> Result<(), TestCaseError> {
-    let c = decode(&columnar_body(times, cols), &opts()).unwrap();
-    let r = decode(&row_body(times, cols), &opts()).unwrap();
+    bodies_agree(&columnar_body(times, cols), &row_body(times, cols))
+}
+
+/// [`decoders_agree`] for two bodies holding the same rows.
+fn bodies_agree(columnar: &[u8], rows: &[u8]) -> Result<(), TestCaseError> {
+    let c = decode(columnar, &opts()).unwrap();
+    let r = decode(rows, &opts()).unwrap();
     let lines = |p: &Parsed| p.errors.iter().map(|e| e.line).collect::<Vec<_>>();
     prop_assert_eq!(lines(&c), lines(&r));
     prop_assert_eq!(c.batch.check_invariants(), Ok(()));
@@ -274,7 +286,9 @@ fn decoders_agree(times: &[i64], cols: &[GenCol]) -> Result<(), TestCaseError> {
 
 /// Objects whose arrays all have the column-at-a-time encodings until the
 /// last row, which needs the row path: the object is decoded row by row from
-/// its start, with the same result as row-format records.
+/// its start, with the same result as row-format records, alone and after an
+/// object of the same table that went by column. Two controls stay on the
+/// column path.
 #[test]
 fn last_row_leaves_the_column_path() {
     let tag = |last: &str| GenCol::Tag(["a", "b", last].map(|s| Some(s.to_owned())).to_vec());
@@ -291,7 +305,7 @@ fn last_row_leaves_the_column_path() {
             vec![tag("c"), int(-1), float.clone()],
         ),
         (
-            "negative int64",
+            "int64 minimum, still by column",
             times,
             vec![tag("c"), int(i64::MIN), float.clone()],
         ),
@@ -308,9 +322,33 @@ fn last_row_leaves_the_column_path() {
         ),
         ("all fast", times, vec![tag("c"), int(3), float.clone()]),
     ] {
+        let fast = usize::from(what.starts_with("all fast") || what.ends_with("by column"));
+        let before = columnar::objects_by_column();
         if let Err(e) = decoders_agree(&times, &cols) {
             panic!("{what}: {e}");
         }
+        assert_eq!(columnar::objects_by_column() - before, fast, "{what}");
+        // After a first object of the same table went by column, so that
+        // the table already holds rows when this one is rolled back.
+        let first = (
+            [T0 - 3, T0 - 2, T0 - 1],
+            vec![tag("d"), int(4), float.clone()],
+        );
+        let c = map(vec![(
+            "batch",
+            V::Array(vec![
+                columnar_object(&first.0, &first.1),
+                columnar_object(&times, &cols),
+            ]),
+        )]);
+        let mut records = row_records(&first.0, &first.1);
+        records.extend(row_records(&times, &cols));
+        let r = map(vec![("batch", V::Array(records))]);
+        let before = columnar::objects_by_column();
+        if let Err(e) = bodies_agree(&enc(&c), &enc(&r)) {
+            panic!("{what}, second object: {e}");
+        }
+        assert_eq!(columnar::objects_by_column() - before, 1 + fast, "{what}");
     }
 }
 

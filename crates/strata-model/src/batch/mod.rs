@@ -329,10 +329,10 @@ impl TableBatch {
     /// Sets column `col` for every row from `from` (what
     /// [`TableBatch::append_rows`] returned) to the last: `fill` pushes one
     /// value per row onto the column's data, of the column's type, tag keys
-    /// from the column's own dictionary. Returns false, leaving the column as
-    /// it was, when `fill` gives up (returns false), pushes another number of
-    /// values or a key outside the dictionary, or when the column already has
-    /// a value in one of these rows.
+    /// from the column's own dictionary. Returns false, leaving these rows
+    /// NULL in the column, when `fill` gives up (returns false), pushes
+    /// another number of values or a key outside the dictionary, or when the
+    /// column already reaches into these rows (a value or padding NULLs).
     pub fn fill_column(
         &mut self,
         col: usize,

@@ -47,12 +47,22 @@ pub struct LayoutConfig {
     /// smaller pages mean less decoding for selective reads, at the price of
     /// more page headers and index entries for full scans. The Parquet writer
     /// checks it between mini-batches counted from the start of each write,
-    /// so it holds exactly when the slices written (`ENCODE_SLICE_ROWS`) and
-    /// row groups are multiples of it, as with the defaults; otherwise a page
-    /// may run over.
+    /// so for field columns it holds exactly when the slices written
+    /// (`ENCODE_SLICE_ROWS`) and row groups are multiples of it, as with the
+    /// defaults; otherwise a page may run over. Tag pages (`super::tags`)
+    /// hold it exactly.
     pub page_rows: usize,
     /// Page compression of every column.
     pub compression: FileCompression,
+    /// Largest PLAIN dictionary (bytes) a tag chunk is written with run by
+    /// run (`super::tags`); past it the chunk goes to the parquet crate's
+    /// writer, which switches to plain pages after its own 1 MiB dictionary.
+    /// The default, 8 MiB, is above the crate's limit on purpose: with every
+    /// row a new series (256k values of about 14 bytes per row group) the
+    /// crate's per-row work cost 12% of new-series ingest
+    /// (docs/BENCHMARKS.md), while a dictionary page of a few MB is read once
+    /// per chunk.
+    pub tag_dictionary_limit: usize,
 }
 
 /// Page compression of persisted files.
@@ -88,6 +98,7 @@ impl Default for LayoutConfig {
             row_group_rows: 256 * 1024,
             page_rows: 8 * 1024,
             compression: FileCompression::Lz4Raw,
+            tag_dictionary_limit: 8 << 20,
         }
     }
 }
@@ -131,10 +142,6 @@ fn writer_props(
         // by default), so smaller pages need smaller batches.
         .set_write_batch_size(layout.page_rows.min(1024))
         .set_statistics_enabled(EnabledStatistics::Page)
-        // Whole tag values as min/max: pruning compares exact values, and
-        // the run-by-run tag writer (`super::tags`) writes them whole too.
-        .set_statistics_truncate_length(None)
-        .set_column_index_truncate_length(None)
         // Field values rarely repeat; dictionary attempts there cost CPU for nothing.
         .set_dictionary_enabled(false);
     for &i in tag_cols {
@@ -180,9 +187,11 @@ struct SeriesOrder {
     /// Position of each series' representative row in `tags`: `rep[series]`.
     rep: Vec<u32>,
     /// One column per series-key tag: the tag values of one representative
-    /// row per series. Every output tag column is a `take` of these, which
-    /// copies dictionary keys only; gathering from the source batches instead
-    /// would merge their dictionaries a second time.
+    /// row per series. Tag columns are written from these run by run
+    /// (`super::tags`), or as a `take` of them (the last-rows sidecar, chunks
+    /// with too many distinct values), which copies dictionary keys only;
+    /// gathering from the source batches instead would merge their
+    /// dictionaries a second time.
     tags: Vec<ArrayRef>,
 }
 
@@ -356,12 +365,13 @@ pub fn encode(
     let sources: Vec<Vec<&dyn Array>> = (0..schema.fields().len())
         .map(|i| wide.iter().map(|b| b.column(i).as_ref()).collect())
         .collect();
-    let tag_sources: Vec<Option<TagSource>> = (0..sources.len())
+    // Per column: its position among the tags and its run-by-run source.
+    let tag_sources: Vec<Option<(usize, TagSource)>> = (0..sources.len())
         .map(|i| {
             tag_cols
                 .iter()
                 .position(|&t| t == i)
-                .map(|c| TagSource::new(order.tags[c].as_ref()))
+                .map(|c| TagSource::new(order.tags[c].as_ref()).map(|s| (c, s)))
                 .transpose()
         })
         .collect::<Result<_, _>>()?;
@@ -412,19 +422,31 @@ pub fn encode(
                 }
             }
             let mut row_group = file.next_row_group()?;
-            for (i, w) in writers.into_iter().enumerate() {
-                match &tag_sources[i] {
-                    Some(src) => {
-                        let (bytes, close) = tag_chunk(
-                            &descrs[i],
-                            src,
-                            &reps[group.clone()],
-                            layout.page_rows,
-                            layout.compression,
-                        )?;
-                        row_group.append_column(&bytes, close)?;
+            for (i, mut w) in writers.into_iter().enumerate() {
+                let Some((c, src)) = &tag_sources[i] else {
+                    w.close()?.append_to_row_group(&mut row_group)?;
+                    continue;
+                };
+                let group_reps = &reps[group.clone()];
+                match tag_chunk(
+                    &descrs[i],
+                    src,
+                    group_reps,
+                    layout.page_rows,
+                    layout.compression,
+                    layout.tag_dictionary_limit,
+                )? {
+                    Some((bytes, close)) => row_group.append_column(&bytes, close)?,
+                    None => {
+                        // Too many distinct values for one dictionary page:
+                        // the crate's writer falls back to plain pages.
+                        let reps = UInt32Array::from(group_reps.to_vec());
+                        let col = take(order.tags[*c].as_ref(), &reps, None)?;
+                        for leaf in compute_leaves(schema.field(i), &col)? {
+                            w.write(&leaf)?;
+                        }
+                        w.close()?.append_to_row_group(&mut row_group)?;
                     }
-                    None => w.close()?.append_to_row_group(&mut row_group)?,
                 }
             }
             row_group.close()?;
@@ -685,6 +707,74 @@ mod tests {
         let last_time = last.column_by_name("time").unwrap();
         let last_time = last_time.as_primitive::<TimestampNanosecondType>();
         assert!(last_time.values().iter().all(|&t| t > newest - INTERVAL_NS));
+    }
+
+    /// 100,000 series at one timestamp: the hostname dictionary (about
+    /// 1.4 MB as PLAIN) passes a 1 MiB `tag_dictionary_limit`, so that chunk
+    /// goes to the crate's writer, which falls back to plain pages; the
+    /// other tags stay run-by-run chunks, and every value reads back.
+    #[test]
+    fn a_tag_with_too_many_values_for_one_dictionary_goes_to_the_crates_writer() {
+        use crate::catalog::CatalogLimits;
+        use crate::{Engine, WriteOptions};
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use std::collections::HashSet;
+        use strata_bench::tsbs::Dataset;
+
+        let engine = Engine::in_memory(CatalogLimits::default());
+        let opts = WriteOptions {
+            accept_partial: true,
+            no_sync: false,
+        };
+        let hosts = 100_000;
+        let d = Dataset::new(0, hosts, hosts, 1);
+        futures::executor::block_on(engine.write("db", d.write_batch(), opts)).unwrap();
+        let catalog = engine.catalog().snapshot();
+        let db = catalog.database("db").unwrap();
+        let table = db.table("cpu").unwrap();
+        let snap = engine
+            .buffer()
+            .get(db.id(), table.id())
+            .unwrap()
+            .snapshot(i64::MIN, i64::MAX);
+        let schema = Arc::clone(table.arrow_schema());
+        let t = TableRef {
+            db: db.id(),
+            db_name: "db",
+            table: table.id(),
+            table_name: "cpu",
+        };
+        let layout = LayoutConfig {
+            tag_dictionary_limit: 1 << 20,
+            ..LayoutConfig::default()
+        };
+        let files = encode(t, &schema, table.series_key(), &snap.batches, &layout, "t").unwrap();
+        assert_eq!(files.len(), 1);
+        let b = ParquetRecordBatchReaderBuilder::try_new(files[0].bytes.clone()).unwrap();
+        let plain_pages = |name: &str| {
+            let c = b
+                .metadata()
+                .row_group(0)
+                .columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap();
+            // Data pages' encodings, as the reader keeps them by default.
+            c.page_encoding_stats_mask()
+                .unwrap()
+                .is_set(Encoding::PLAIN)
+        };
+        assert!(plain_pages("hostname"), "the crate's fallback");
+        assert!(!plain_pages("region"), "a run-by-run chunk");
+        let mut names = HashSet::new();
+        let mut rows = 0;
+        for batch in b.build().unwrap() {
+            let batch = batch.unwrap();
+            rows += batch.num_rows();
+            let col = cast(batch.column_by_name("hostname").unwrap(), &DataType::Utf8).unwrap();
+            names.extend(col.as_string::<i32>().iter().map(|v| v.unwrap().to_owned()));
+        }
+        assert_eq!((rows, names.len()), (hosts, hosts));
     }
 
     proptest! {

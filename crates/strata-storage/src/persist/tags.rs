@@ -8,17 +8,23 @@
 //! (`perf` of `cargo bench -p strata-storage --bench persist`, ten tag
 //! columns). This writer does the same work once per run.
 //!
-//! Its chunk is what the crate writes for a nullable string column with
-//! dictionary encoding, writer version 1, and page statistics: one PLAIN
+//! Its chunk is equivalent to what the crate writes for a nullable string
+//! column with dictionary encoding, writer version 1, and page statistics
+//! (the same values, statistics and page index; not the same bytes): one PLAIN
 //! dictionary page (values in order of first appearance, each once), then
 //! data pages of at most `page_rows` rows, each RLE definition levels and
 //! RLE_DICTIONARY indices, compressed as a whole; chunk statistics, a column
 //! index with each page's min/max (full values, not truncated) and null count,
 //! and an offset index, and definition level histograms. Min and max are
-//! whole values, never truncated (`encode.rs` turns truncation off for every
-//! column, so this holds for files of either writer). Indices use RLE runs only, never bit-packed groups:
-//! sorted columns are long runs. The crate's writer is the test oracle
-//! (`tests` below): both files read back to the same values and indexes.
+//! whole values, never truncated (a tag value is at most the ingest limit,
+//! 64 KiB by default; the crate truncates at 64 bytes). Indices use RLE runs
+//! only, never bit-packed groups: sorted columns are long runs. A chunk whose
+//! dictionary would pass the crate's dictionary page limit is left to the
+//! crate's writer ([`tag_chunk`] returns `None`), which falls back to plain
+//! pages there, cheaper to read than one huge dictionary. No bloom filters,
+//! no encryption: persisted files use neither. The crate's writer is the
+//! test oracle (`tests` below): both files read back to the same values and
+//! indexes.
 
 use super::{FileCompression, PersistError};
 use arrow::array::{Array, AsArray, StringArray};
@@ -166,16 +172,22 @@ fn boundary_order(pages: &[Option<(&[u8], &[u8])>]) -> BoundaryOrder {
     }
 }
 
-/// Encodes one row group's chunk of a tag column: rows whose representatives
-/// are `reps`, in order. Returns the chunk's bytes (offsets from 0) and what
+/// What [`tag_chunk`] returns: the chunk's bytes (offsets from 0) and what
 /// [`parquet::file::writer::SerializedRowGroupWriter::append_column`] needs.
+pub(super) type TagChunk = (Bytes, ColumnCloseResult);
+
+/// Encodes one row group's chunk of a tag column: rows whose representatives
+/// are `reps`, in order, in pages of at most `page_rows` rows. `None` when
+/// the PLAIN dictionary would exceed `dict_limit` bytes.
 pub(super) fn tag_chunk(
     descr: &ColumnDescPtr,
     src: &TagSource,
     reps: &[u32],
     page_rows: usize,
     compression: FileCompression,
-) -> Result<(Bytes, ColumnCloseResult), PersistError> {
+    dict_limit: usize,
+) -> Result<Option<TagChunk>, PersistError> {
+    let page_rows = page_rows.max(1);
     let codec = compression.parquet()?;
     let nullable = match descr.max_def_level() {
         0 => false,
@@ -204,6 +216,9 @@ pub(super) fn tag_chunk(
         let s = src.values.value(v).as_bytes();
         plain.extend_from_slice(&(s.len() as u32).to_le_bytes());
         plain.extend_from_slice(s);
+    }
+    if plain.len() > dict_limit {
+        return Ok(None);
     }
     let dict_spec = writer.write_page(CompressedPage::new(
         Page::DictionaryPage {
@@ -361,7 +376,7 @@ pub(super) fn tag_chunk(
         column_index: Some(column_index),
         offset_index: Some(offset_index.build()),
     };
-    Ok((chunk, close))
+    Ok(Some((chunk, close)))
 }
 
 #[cfg(test)]
@@ -409,7 +424,9 @@ mod tests {
         let descr = file.schema_descr().column(0);
         let src = TagSource::new(tags.as_ref()).unwrap();
         let mut group = file.next_row_group().unwrap();
-        let (bytes, close) = tag_chunk(&descr, &src, reps, page_rows, compression).unwrap();
+        let (bytes, close) = tag_chunk(&descr, &src, reps, page_rows, compression, usize::MAX)
+            .unwrap()
+            .unwrap();
         group.append_column(&bytes, close).unwrap();
         group.close().unwrap();
         file.close().unwrap();
@@ -491,6 +508,21 @@ mod tests {
             FileCompression::Lz4Raw,
         );
         check(&tags, &[1; 9], 4, FileCompression::Lz4Raw);
+    }
+
+    #[test]
+    fn a_dictionary_past_the_limit_is_left_to_the_crate() {
+        let tags = dictionary(&["abc", "de"], &[Some(0), Some(1)]);
+        let schema = schema();
+        let descr = parquet::arrow::ArrowSchemaConverter::new()
+            .convert(&schema)
+            .unwrap()
+            .column(0);
+        let src = TagSource::new(tags.as_ref()).unwrap();
+        let chunk = |limit| tag_chunk(&descr, &src, &[0, 1, 1], 8, FileCompression::Lz4Raw, limit);
+        // PLAIN: 4 + 3 + 4 + 2 bytes.
+        assert!(chunk(13).unwrap().is_some());
+        assert!(chunk(12).unwrap().is_none());
     }
 
     proptest! {
