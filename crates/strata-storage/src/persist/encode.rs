@@ -458,8 +458,8 @@ pub fn encode(
             let newest: Vec<(usize, usize)> = ends.iter().map(|&i| positions[i]).collect();
             let newest_reps = UInt32Array::from_iter_values(ends.iter().map(|&i| reps[i]));
             let cols = (0..sources.len())
-                .map(|i| match tag_cols.iter().position(|&t| t == i) {
-                    Some(c) => take(order.tags[c].as_ref(), &newest_reps, None),
+                .map(|i| match &tag_sources[i] {
+                    Some((c, _)) => take(order.tags[*c].as_ref(), &newest_reps, None),
                     None => interleave(&sources[i], &newest),
                 })
                 .collect::<Result<Vec<_>, _>>()?;
@@ -596,27 +596,22 @@ mod tests {
         out
     }
 
-    /// 200,000 rows of 100 hosts in one partition: more than three gather
-    /// slices, so slice offsets and the per-partition tags must line up.
-    #[test]
-    fn a_partition_of_several_slices_is_complete_sorted_and_has_its_newest_rows() {
+    /// Writes `datasets` through an in-memory engine and encodes its buffered
+    /// `cpu` table with `layout`: the table's schema, series key, buffered
+    /// batches and the files.
+    fn write_and_encode(
+        datasets: &[strata_bench::tsbs::Dataset],
+        layout: &LayoutConfig,
+    ) -> (SchemaRef, Vec<usize>, Vec<BufferedBatch>, Vec<EncodedFile>) {
         use crate::catalog::CatalogLimits;
         use crate::{Engine, WriteOptions};
-        use arrow::datatypes::Int64Type;
-        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-        use strata_bench::tsbs::{Dataset, INTERVAL_NS};
 
         let engine = Engine::in_memory(CatalogLimits::default());
         let opts = WriteOptions {
             accept_partial: true,
             no_sync: false,
         };
-        let (hosts, per_batch, batches) = (100, 10_000, 20);
-        for i in 0..batches {
-            let mut d = Dataset::new(0, hosts, per_batch, i as u64 + 1);
-            for row in &mut d.rows {
-                row.time_ns += i as i64 * (per_batch / hosts) as i64 * INTERVAL_NS;
-            }
+        for d in datasets {
             futures::executor::block_on(engine.write("db", d.write_batch(), opts)).unwrap();
         }
         let catalog = engine.catalog().snapshot();
@@ -628,22 +623,44 @@ mod tests {
             .unwrap()
             .snapshot(i64::MIN, i64::MAX);
         let schema = Arc::clone(table.arrow_schema());
-        let sum = |b: &RecordBatch| -> i64 {
-            let c = b.column(b.schema().index_of("usage_user").unwrap());
-            c.as_primitive::<Int64Type>().iter().flatten().sum()
-        };
-        let input_sum: i64 = snap.batches.iter().map(|b| sum(&b.batch)).sum();
         let t = TableRef {
             db: db.id(),
             db_name: "db",
             table: table.id(),
             table_name: "cpu",
         };
+        let files = encode(t, &schema, table.series_key(), &snap.batches, layout, "t").unwrap();
+        (schema, table.series_key().to_vec(), snap.batches, files)
+    }
+
+    /// 200,000 rows of 100 hosts in one partition: more than three gather
+    /// slices, so slice offsets and the per-partition tags must line up.
+    #[test]
+    fn a_partition_of_several_slices_is_complete_sorted_and_has_its_newest_rows() {
+        use arrow::datatypes::Int64Type;
+        use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+        use strata_bench::tsbs::{Dataset, INTERVAL_NS};
+
+        let (hosts, per_batch, batches) = (100, 10_000, 20);
+        let datasets: Vec<Dataset> = (0..batches)
+            .map(|i| {
+                let mut d = Dataset::new(0, hosts, per_batch, i as u64 + 1);
+                for row in &mut d.rows {
+                    row.time_ns += i as i64 * (per_batch / hosts) as i64 * INTERVAL_NS;
+                }
+                d
+            })
+            .collect();
         let layout = LayoutConfig {
             partition_ns: 7 * 24 * 3600 * 1_000_000_000,
             ..LayoutConfig::default()
         };
-        let files = encode(t, &schema, table.series_key(), &snap.batches, &layout, "t").unwrap();
+        let (schema, series_key, buffered, files) = write_and_encode(&datasets, &layout);
+        let sum = |b: &RecordBatch| -> i64 {
+            let c = b.column(b.schema().index_of("usage_user").unwrap());
+            c.as_primitive::<Int64Type>().iter().flatten().sum()
+        };
+        let input_sum: i64 = buffered.iter().map(|b| sum(&b.batch)).sum();
         assert_eq!(files.len(), 1);
         let read = |bytes: Bytes| -> RecordBatch {
             let reader = ParquetRecordBatchReaderBuilder::try_new(bytes)
@@ -681,7 +698,7 @@ mod tests {
         // Sorted by the series key (tags in the order the writes named them,
         // so `hostname` first; nulls last), then time; series never repeat
         // after their run ends.
-        let key = table.series_key();
+        let key = &series_key;
         assert_eq!(schema.field(key[0]).name(), "hostname");
         assert_eq!(key.len(), 10);
         let key_cols: Vec<ArrayRef> = key
@@ -715,40 +732,16 @@ mod tests {
     /// other tags stay run-by-run chunks, and every value reads back.
     #[test]
     fn a_tag_with_too_many_values_for_one_dictionary_goes_to_the_crates_writer() {
-        use crate::catalog::CatalogLimits;
-        use crate::{Engine, WriteOptions};
         use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
         use std::collections::HashSet;
         use strata_bench::tsbs::Dataset;
 
-        let engine = Engine::in_memory(CatalogLimits::default());
-        let opts = WriteOptions {
-            accept_partial: true,
-            no_sync: false,
-        };
         let hosts = 100_000;
-        let d = Dataset::new(0, hosts, hosts, 1);
-        futures::executor::block_on(engine.write("db", d.write_batch(), opts)).unwrap();
-        let catalog = engine.catalog().snapshot();
-        let db = catalog.database("db").unwrap();
-        let table = db.table("cpu").unwrap();
-        let snap = engine
-            .buffer()
-            .get(db.id(), table.id())
-            .unwrap()
-            .snapshot(i64::MIN, i64::MAX);
-        let schema = Arc::clone(table.arrow_schema());
-        let t = TableRef {
-            db: db.id(),
-            db_name: "db",
-            table: table.id(),
-            table_name: "cpu",
-        };
         let layout = LayoutConfig {
             tag_dictionary_limit: 1 << 20,
             ..LayoutConfig::default()
         };
-        let files = encode(t, &schema, table.series_key(), &snap.batches, &layout, "t").unwrap();
+        let (_, _, _, files) = write_and_encode(&[Dataset::new(0, hosts, hosts, 1)], &layout);
         assert_eq!(files.len(), 1);
         let b = ParquetRecordBatchReaderBuilder::try_new(files[0].bytes.clone()).unwrap();
         let plain_pages = |name: &str| {
